@@ -1,0 +1,46 @@
+# The two commands of the README: `make study` (the main job) and `make test`.
+# Both create the local virtual environment .venv on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rsdml-installed
+STUDY ?= quick
+STUDY_OUT ?= runs/$(STUDY)
+WORKERS ?= 2
+
+.PHONY: venv study test test-all lint lab figures clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python >= 3.10 or run make PYTHON=/path/to/python3"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,lab]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name rsdml --display-name "Python (rsdml)" >/dev/null
+	touch $(STAMP)
+
+## The main job: run the study (default: the embedded synthetic `quick` preset) and regenerate figures/.
+study: $(STAMP)
+	$(BIN)/rsdml study $(STUDY) --out $(STUDY_OUT) --workers $(WORKERS) --figures figures/$(STUDY)
+
+## The test suite (fast tests; real-data tests are marked slow and run in CI with RSDML_DATA set).
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check rsdml tests notebooks
+	$(BIN)/ruff format --check rsdml tests notebooks
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+figures: $(STAMP)
+	$(BIN)/rsdml figures $(STUDY_OUT) --figures figures/$(STUDY)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

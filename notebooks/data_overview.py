@@ -1,0 +1,98 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The data: example scenes, split sizes, label-noise transition matrices
+#
+# Shows the dataset of a study (or any dataset when run on its own): a grid of example scenes per
+# class, the sizes of the papers' per-class split, and the transition matrices of the label noise
+# that the study's noisy settings applied to the training labels.
+
+# %% tags=["parameters"]
+study_dir = "runs/quick"
+figures_dir = "runs/quick/figures"
+dataset = None  # None: the study's dataset
+root = None
+per_class = 5
+image_size = 96
+
+# %%
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rsdml.data import load_scene_list, make_split, read_image
+from rsdml.plots import plot_class_examples, plot_transition_matrix, save_figure, use_style
+from rsdml.report import find_runs, study_settings
+
+use_style()
+figures = Path(figures_dir)
+figures.mkdir(parents=True, exist_ok=True)
+shared = {}
+if (Path(study_dir) / "study.json").exists():
+    shared = json.loads((Path(study_dir) / "study.json").read_text())["shared"]
+dataset = dataset or shared.get("dataset", "synthetic")
+root = root or shared.get("root")
+scenes = load_scene_list(dataset, root, **shared.get("dataset_options", {}))
+split = make_split(scenes)
+
+# %% [markdown]
+# ## Split sizes (per class: sorted names, shuffled with seed 42, floor-cut 70/10/20)
+
+# %%
+summary = split.summary(scenes.labels, scenes.classes)
+pd.DataFrame(summary["per_class"]).T
+
+# %% [markdown]
+# ## Example scenes
+
+# %%
+rng = np.random.default_rng(0)
+chosen = np.concatenate(
+    [
+        rng.choice(
+            np.flatnonzero(scenes.labels == c),
+            size=min(per_class, int((scenes.labels == c).sum())),
+            replace=False,
+        )
+        for c in range(len(scenes.classes))
+    ]
+)
+images = np.stack([read_image(scenes.files[i], image_size).transpose(2, 0, 1) for i in chosen])
+figure = plot_class_examples(images, scenes.labels[chosen], scenes.classes, per_class=per_class)
+save_figure(figure, figures / "class_examples")
+figure
+
+# %% [markdown]
+# ## Label-noise transition matrices
+# Row i gives the probability that a training image of class i carries label j. One matrix per
+# noise kind at the highest rate the study used (read from the runs, so it is exactly what trained).
+
+# %%
+shown = None
+for kind in ("uniform", "pairflip", "dependent"):
+    noisy = [s for s in study_settings(study_dir) if s.startswith(kind)]
+    for setting in sorted(noisy, key=lambda s: float(s.split("-")[-1]))[-1:]:
+        runs = find_runs(study_dir, setting=setting)
+        if not runs:
+            continue
+        noise = runs[0].metrics["noise"]
+        shown = plot_transition_matrix(
+            np.asarray(noise["transition"]),
+            runs[0].metrics["classes"],
+            title=f"{kind} noise, rate {noise['rate']} (realised {noise['realised_rate']:.2f})",
+        )
+        save_figure(shown, figures / f"transition_{setting}")
+shown if shown is not None else "no noisy settings in this study"

@@ -1,0 +1,91 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Results: tables, learning curves, precision-recall curves, retrieval examples
+#
+# Reads every finished cell of a study folder (written by `rsdml study`) and regenerates the
+# result tables and figures into `figures_dir`. Nothing is trained here.
+
+# %% tags=["parameters"]
+study_dir = "runs/quick"
+figures_dir = "runs/quick/figures"
+main_setting = "clean"
+seed = 0
+
+# %%
+from pathlib import Path
+
+from rsdml.plots import (
+    plot_learning_curves,
+    plot_pr_curves,
+    plot_retrieval_gallery,
+    save_figure,
+    use_style,
+)
+from rsdml.report import find_runs, pr_curves, retrieval_gallery, write_result_tables
+from rsdml.tables import markdown_table
+
+use_style()
+figures = Path(figures_dir)
+figures.mkdir(parents=True, exist_ok=True)
+
+# %% [markdown]
+# ## Result tables (test split, mean ± std over seeds)
+# Written as `results.{csv,md,tex}` (every metric) and `results_paper.{csv,md,tex}` (the papers'
+# metrics: kNN@1/5/10, clustering ACC and NMI, mAP@20/50/100).
+
+# %%
+frame = write_result_tables(study_dir, figures)
+print(markdown_table(frame, metrics=["knn@10", "acc", "nmi", "map@20", "map@100"]))
+
+# %% [markdown]
+# ## Validation kNN@10 per epoch
+# The selection metric over training, one line per method (the analogue of SNCA-CE's Fig. 4).
+
+# %%
+runs = find_runs(study_dir, setting=main_setting, seed=seed)
+figure = plot_learning_curves(
+    {run.method: run.curve("val_knn@10") for run in runs},
+    title=f"validation kNN@10 ({main_setting}, seed {seed})",
+)
+save_figure(figure, figures / "learning_curves")
+figure
+
+# %% [markdown]
+# ## Precision-recall curves
+# Test images query the training images; a retrieved image is relevant when it has the query's class.
+
+# %%
+figure = plot_pr_curves(pr_curves(runs), title=f"precision-recall ({main_setting})")
+save_figure(figure, figures / "pr_curves")
+figure
+
+# %% [markdown]
+# ## Retrieval examples
+# The top 10 training images for a typical test query (median precision@10), for the best and the
+# worst method by mAP@20. Green frames are right, red frames wrong.
+
+# %%
+by_map = sorted(runs, key=lambda run: run.metrics["test"]["map@20"])
+for label, run in (("best", by_map[-1]), ("worst", by_map[0])):
+    gallery = retrieval_gallery(run, k=10)
+    figure = plot_retrieval_gallery(
+        gallery.query,
+        gallery.results,
+        gallery.correct,
+        titles=gallery.titles,
+        query_title=f"{run.method}: {gallery.query_title}",
+    )
+    save_figure(figure, figures / f"retrieval_{label}")
+figure

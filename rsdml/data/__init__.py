@@ -1,0 +1,89 @@
+"""rsdml.data: images on disk -> scene lists, splits, label noise and decoded image arrays.
+
+The flow is ``load_scene_list(name)`` (which files, which labels) -> ``make_split`` (the papers'
+per-class 70/10/20 protocol) -> optional ``labelled_subset`` / ``add_label_noise`` on the training
+part -> ``cached_images`` (decode once, reuse) -> ``ImageArrayDataset`` for PyTorch.
+"""
+
+from rsdml.data.datasets import (
+    AID,
+    DATASETS,
+    IMAGE_EXTENSIONS,
+    NWPURESISC45,
+    EuroSAT,
+    ImageFolderScenes,
+    KnownDataset,
+    PatternNet,
+    SceneDataset,
+    SceneList,
+    SyntheticScenes,
+    UCMerced,
+    dataset_class,
+    list_datasets,
+    load_scene_list,
+)
+from rsdml.data.download import (
+    ChecksumError,
+    DatasetNotFoundError,
+    DownloadError,
+    download_and_extract,
+    download_url,
+    extract_archive,
+)
+from rsdml.data.images import (
+    CorruptImageError,
+    ImageArrayDataset,
+    cached_images,
+    decode_images,
+    read_image,
+    train_transform,
+)
+from rsdml.data.noise import (
+    NOISE_KINDS,
+    NoisyLabels,
+    add_label_noise,
+    transition_matrix,
+)
+from rsdml.data.splits import Split, labelled_subset, make_split, split_counts
+from rsdml.data.synthetic import SYNTHETIC_CLASSES, generate_synthetic, render_scene
+
+__all__ = [
+    "AID",
+    "DATASETS",
+    "IMAGE_EXTENSIONS",
+    "NOISE_KINDS",
+    "NWPURESISC45",
+    "SYNTHETIC_CLASSES",
+    "ChecksumError",
+    "CorruptImageError",
+    "DatasetNotFoundError",
+    "DownloadError",
+    "EuroSAT",
+    "ImageArrayDataset",
+    "ImageFolderScenes",
+    "KnownDataset",
+    "NoisyLabels",
+    "PatternNet",
+    "SceneDataset",
+    "SceneList",
+    "Split",
+    "SyntheticScenes",
+    "UCMerced",
+    "add_label_noise",
+    "cached_images",
+    "dataset_class",
+    "decode_images",
+    "download_and_extract",
+    "download_url",
+    "extract_archive",
+    "generate_synthetic",
+    "labelled_subset",
+    "list_datasets",
+    "load_scene_list",
+    "make_split",
+    "read_image",
+    "render_scene",
+    "split_counts",
+    "train_transform",
+    "transition_matrix",
+]

@@ -1,0 +1,218 @@
+"""Train / validation / test splits and labelled subsets, following the papers' protocol exactly.
+
+The released code of Kang et al. (SNCA-CE, RNSL, HR-S2DML; ``utils/dataGen.py``) builds its split
+per class folder: the file paths are sorted, Python's global ``random.seed(42)`` is called **again
+for every class**, ``random.shuffle`` permutes the list, and the list is cut with ``int()`` (floor)
+at ``int(0.7 * n)`` and ``int(0.8 * n)``: train, validation and test in that order. :func:`make_split`
+reproduces this with a private ``random.Random(seed)`` per class, which yields the same permutation
+as the global generator and leaves it alone.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from rsdml.data.datasets import SceneList
+
+DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)
+DEFAULT_SEED = 42
+PROTOCOL = "per-class sorted names, random.Random(seed) re-seeded per class, shuffle, floor cuts"
+
+
+def _cut(fraction: float, count: int) -> int:
+    # Cumulative fractions are rounded first so that 0.7 + 0.1 is cut exactly like the code's
+    # literal 0.8 (int(0.8 * 700) = 560, while 0.7 + 0.1 in floating point is 0.7999...).
+    return int(round(fraction, 10) * count)
+
+
+def split_counts(
+    count: int, fractions: Sequence[float] = DEFAULT_FRACTIONS
+) -> tuple[int, int, int]:
+    """(train, val, test) sizes of one class of ``count`` images under the floor-cut protocol.
+
+    ``int(0.7 * 100) = 70`` and ``int(0.8 * 100) = 80`` give 70/10/20 for UC Merced; for
+    NWPU-RESISC45, ``int(0.7 * 700) = 489`` (0.7 * 700 is 489.99999999999994 in floating point)
+    and ``int(0.8 * 700) = 560`` give the code's quirky 489/71/140.
+    """
+    f_train, f_val, f_test = fractions
+    train_end = _cut(f_train, count)
+    val_end = _cut(f_train + f_val, count)
+    total = f_train + f_val + f_test
+    test_end = count if abs(total - 1.0) < 1e-9 else _cut(total, count)
+    return train_end, val_end - train_end, test_end - val_end
+
+
+def _check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
+    if len(fractions) != 3:
+        raise ValueError(f"fractions must be (train, val, test), got {tuple(fractions)}")
+    values = tuple(float(f) for f in fractions)
+    if any(f < 0 for f in values) or sum(values) > 1.0 + 1e-9:
+        raise ValueError(f"fractions must be non-negative and sum to at most 1, got {values}")
+    return values  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Indices into a :class:`~rsdml.data.SceneList` for training, validation and test.
+
+    Within each part the indices are grouped by class (class order) and, inside a class, are in
+    the shuffled order of the protocol -- the order the released code enumerates its images in.
+    """
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    seed: int = DEFAULT_SEED
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    protocol: str = field(default=PROTOCOL)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, saved next to results so that a run's split can be re-checked."""
+        return {
+            "train": self.train.tolist(),
+            "val": self.val.tolist(),
+            "test": self.test.tolist(),
+            "seed": self.seed,
+            "fractions": list(self.fractions),
+            "protocol": self.protocol,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Split:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            train=np.asarray(data["train"], dtype=np.int64),
+            val=np.asarray(data["val"], dtype=np.int64),
+            test=np.asarray(data["test"], dtype=np.int64),
+            seed=int(data["seed"]),
+            fractions=tuple(float(f) for f in data["fractions"]),  # type: ignore[arg-type]
+            protocol=str(data.get("protocol", PROTOCOL)),
+        )
+
+    def __eq__(self, other: object) -> bool:
+        """Same indices in the same order, same seed and fractions."""
+        if not isinstance(other, Split):
+            return NotImplemented
+        return (
+            self.seed == other.seed
+            and tuple(self.fractions) == tuple(other.fractions)
+            and all(
+                np.array_equal(getattr(self, part), getattr(other, part))
+                for part in ("train", "val", "test")
+            )
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def summary(self, labels: np.ndarray, classes: Sequence[str]) -> dict[str, Any]:
+        """Sizes overall and per class: ``{"classes", "train", "val", "test", "per_class"}``."""
+        labels = np.asarray(labels)
+        per_class = {
+            name: {
+                part: int(np.sum(labels[getattr(self, part)] == c))
+                for part in ("train", "val", "test")
+            }
+            for c, name in enumerate(classes)
+        }
+        return {
+            "classes": len(classes),
+            "train": len(self.train),
+            "val": len(self.val),
+            "test": len(self.test),
+            "per_class": per_class,
+        }
+
+
+def split_indices(
+    names: Sequence[str],
+    labels: np.ndarray,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seed: int = DEFAULT_SEED,
+) -> Split:
+    """The protocol on bare file names and labels (see :func:`make_split`)."""
+    values = _check_fractions(fractions)
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(names) != len(labels):
+        raise ValueError(f"{len(names)} names but {len(labels)} labels")
+    parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for label in np.unique(labels):
+        members = sorted(np.flatnonzero(labels == label).tolist(), key=lambda i: names[i])
+        random.Random(seed).shuffle(members)  # re-seeded per class, as in the released code
+        n_train, n_val, n_test = split_counts(len(members), values)
+        parts["train"] += members[:n_train]
+        parts["val"] += members[n_train : n_train + n_val]
+        parts["test"] += members[n_train + n_val : n_train + n_val + n_test]
+    return Split(
+        train=np.asarray(parts["train"], dtype=np.int64),
+        val=np.asarray(parts["val"], dtype=np.int64),
+        test=np.asarray(parts["test"], dtype=np.int64),
+        seed=int(seed),
+        fractions=values,
+    )
+
+
+def make_split(
+    scenes: SceneList,
+    fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    seed: int = DEFAULT_SEED,
+) -> Split:
+    """Split a scene list per class with the papers' protocol.
+
+    For every class: its file names are sorted, shuffled with ``random.Random(seed)`` created
+    afresh for that class (the released code calls ``random.seed(42)`` inside its class loop, so
+    two classes of equal size get the same permutation), then cut with floors at
+    ``int(f_train * n)`` and ``int((f_train + f_val) * n)``; the test part is the rest when the
+    fractions sum to 1 (else it ends at ``int((f_train + f_val + f_test) * n)``). UC Merced gives
+    70/10/20 per class; NWPU-RESISC45 gives the code's 489/71/140 (see :func:`split_counts`).
+
+    The HR-S2DML protocol (labelled = first 20 %, the rest unlabelled and test) is
+    ``make_split(scenes, (0.2, 0.0, 0.8))``.
+    """
+    names = [path.name for path in scenes.files]
+    return split_indices(names, scenes.labels, fractions, seed)
+
+
+def labelled_subset(
+    train: np.ndarray,
+    labels: np.ndarray,
+    fraction: float,
+    seed: int = DEFAULT_SEED,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split training indices into a labelled and an unlabelled part, per class.
+
+    For every class, the class's entries of ``train`` are sorted, shuffled with a fresh
+    ``random.Random(seed)``, and the first ``max(1, int(fraction * n))`` are labelled. Because the
+    permutation depends only on the seed and the class size, smaller fractions give nested subsets.
+
+    Args:
+        train: indices (e.g. ``split.train``, or positions ``0..N-1``).
+        labels: labels indexed by the entries of ``train`` (``scenes.labels`` for scene indices,
+            or the train labels themselves when ``train`` holds positions).
+        fraction: labelled fraction in (0, 1].
+        seed: shuffle seed.
+
+    Returns:
+        ``(labelled, unlabelled)`` int64 arrays of entries of ``train``, grouped by class.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    train = np.asarray(train, dtype=np.int64)
+    labels = np.asarray(labels)
+    if len(train) and (train.min() < 0 or train.max() >= len(labels)):
+        raise ValueError("labels must be indexable by every entry of train")
+    train_labels = labels[train]
+    labelled: list[int] = []
+    unlabelled: list[int] = []
+    for label in np.unique(train_labels):
+        members = sorted(train[train_labels == label].tolist())
+        random.Random(seed).shuffle(members)
+        count = max(1, int(round(fraction, 10) * len(members)))
+        labelled += members[:count]
+        unlabelled += members[count:]
+    return np.asarray(labelled, dtype=np.int64), np.asarray(unlabelled, dtype=np.int64)

@@ -1,0 +1,222 @@
+"""k-nearest-neighbour classification of query embeddings against a labelled database.
+
+This is the papers' headline "kNN OA": scikit-learn's
+``KNeighborsClassifier(n_neighbors=k, weights="distance")`` fitted on the (L2-normalised)
+training embeddings and scored on the test embeddings (METHODS.md §5). We reproduce its
+predictions without materialising the distance matrix:
+
+- a float32 chunked search by cosine similarity proposes the k + 8 most similar database
+  items; their Euclidean distances are recomputed in float64 as ``||q - x||`` (exact zeros
+  for duplicates, no cancellation error from ``sqrt(2 - 2 s)``) and the k nearest are kept,
+  equal distances going to the lower database index (the set scikit-learn keeps when its
+  distances tie exactly);
+- each neighbour votes with weight ``1 / distance``; if some neighbours are at distance
+  exactly 0 (duplicates), those get weight 1 and all others weight 0, as scikit-learn does;
+- a tie in the summed votes goes to the smallest label (scikit-learn's ``weighted_mode``).
+
+Identical vectors are at distance exactly 0 here, whereas scikit-learn's Gram-matrix formula
+may give them a tiny non-zero distance; the prediction can then only differ when several
+duplicates of a query carry different labels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from rsdml.evaluate.search import (
+    DEFAULT_MEMORY_MB,
+    TOP_K_BYTES_PER_ELEMENT,
+    ArrayLike,
+    as_embeddings,
+    as_labels,
+    check_pair,
+    chunk_rows,
+    encode_labels,
+    iter_chunks,
+    top_k_rows,
+)
+from rsdml.runtime import resolve_device
+
+EXTRA_CANDIDATES = 8
+"""Neighbours fetched beyond k by the float32 search, then re-ranked by float64 distance."""
+
+
+def _neighbour_votes(
+    distances: torch.Tensor,
+    neighbour_codes: torch.Tensor,
+    num_classes: int,
+    weighted: bool,
+) -> torch.Tensor:
+    """Class codes predicted from sorted neighbour distances (B, k) and their class codes."""
+    if weighted:
+        at_zero = distances == 0
+        has_zero = at_zero.any(dim=1, keepdim=True)
+        weights = torch.where(has_zero, at_zero.to(torch.float64), 1.0 / distances)
+    else:
+        weights = torch.ones_like(distances)
+    votes = torch.zeros(distances.shape[0], num_classes, dtype=torch.float64, device=weights.device)
+    votes.scatter_add_(1, neighbour_codes, weights)
+    # argmax returns the first maximum, i.e. the smallest label among tied classes.
+    return votes.argmax(dim=1)
+
+
+def _knn_code_predictions(
+    queries: torch.Tensor,
+    items: torch.Tensor,
+    item_codes: np.ndarray,
+    num_classes: int,
+    ks: Sequence[int],
+    weighted: bool,
+    *,
+    device: str | torch.device | None,
+    memory_mb: float,
+    chunk_size: int | None,
+) -> dict[int, np.ndarray]:
+    """Predicted class codes of every query for every k (capped at the database size)."""
+    target = resolve_device(device)
+    items = items.to(target)
+    codes = torch.as_tensor(item_codes, dtype=torch.int64, device=target)
+    num_items = items.shape[0]
+    largest = min(max(ks), num_items)
+    candidates = min(largest + EXTRA_CANDIDATES, num_items)
+    # Per query row: the similarity row plus the float64 candidate differences (B, c, D).
+    row_width = num_items + 2 * candidates * items.shape[1]
+    rows = chunk_rows(
+        row_width, TOP_K_BYTES_PER_ELEMENT, memory_mb=memory_mb, chunk_size=chunk_size
+    )
+    predictions = {k: np.empty(queries.shape[0], dtype=np.int64) for k in ks}
+    for start, stop in iter_chunks(queries.shape[0], rows, "kNN classification"):
+        chunk = queries[start:stop].to(target)
+        _, indices = top_k_rows(chunk @ items.T, candidates)
+        # Float64 distances of the candidates: exact zeros for duplicates, and no cancellation
+        # error from 2 - 2s for close neighbours.
+        differences = chunk.to(torch.float64)[:, None, :] - items[indices].to(torch.float64)
+        distances = torch.linalg.vector_norm(differences, dim=2)
+        # Re-rank by (distance, database index): sort by index, then stably by distance.
+        by_index = torch.argsort(indices, dim=1)
+        indices, distances = indices.gather(1, by_index), distances.gather(1, by_index)
+        by_distance = torch.argsort(distances, dim=1, stable=True)
+        indices, distances = indices.gather(1, by_distance), distances.gather(1, by_distance)
+        neighbour_codes = codes[indices]
+        for k in ks:
+            kept = min(k, num_items)
+            predicted = _neighbour_votes(
+                distances[:, :kept], neighbour_codes[:, :kept], num_classes, weighted
+            )
+            predictions[k][start:stop] = predicted.cpu().numpy()
+    return predictions
+
+
+def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    """Validate the neighbour counts."""
+    ks = tuple(int(k) for k in ks)
+    if not ks or min(ks) < 1:
+        raise ValueError(f"ks must be a non-empty sequence of positive integers, got {ks}")
+    return ks
+
+
+def knn_predict(
+    query: ArrayLike,
+    database: ArrayLike,
+    database_labels: ArrayLike,
+    k: int = 10,
+    *,
+    weighted: bool = True,
+    normalize: bool = True,
+    device: str | torch.device | None = "auto",
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    chunk_size: int | None = None,
+) -> np.ndarray:
+    """Predict a label for each query by a (distance-weighted) vote of its k nearest neighbours.
+
+    Args:
+        query: (Q, D) query embeddings.
+        database: (N, D) database embeddings.
+        database_labels: (N,) labels of the database items (numpy, torch or a sequence).
+        k: number of neighbours; capped at N when the database is smaller.
+        weighted: ``1 / distance`` weights (scikit-learn ``weights="distance"``); False gives
+            a plain majority vote (``weights="uniform"``).
+        normalize: L2-normalise the embeddings first.
+        device: "auto", "cpu", "cuda", ...
+        memory_mb: working-memory budget of one query chunk, in MiB.
+        chunk_size: query rows per chunk (default: from ``memory_mb``).
+
+    Returns:
+        (Q,) array of predicted labels, drawn from ``database_labels``.
+    """
+    (k,) = _check_ks((k,))
+    items = as_embeddings(database, "database", normalize=normalize)
+    queries = as_embeddings(query, "query", normalize=normalize)
+    check_pair(queries, items)
+    labels = as_labels(database_labels, "database_labels", items.shape[0])
+    classes, (codes,) = encode_labels(labels)
+    predictions = _knn_code_predictions(
+        queries,
+        items,
+        codes,
+        len(classes),
+        (k,),
+        weighted,
+        device=device,
+        memory_mb=memory_mb,
+        chunk_size=chunk_size,
+    )
+    return classes[predictions[k]]
+
+
+def knn_accuracy(
+    query: ArrayLike,
+    query_labels: ArrayLike,
+    database: ArrayLike,
+    database_labels: ArrayLike,
+    ks: Sequence[int] = (1, 5, 10),
+    weighted: bool = True,
+    *,
+    normalize: bool = True,
+    device: str | torch.device | None = "auto",
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    chunk_size: int | None = None,
+) -> dict[str, float]:
+    """Overall accuracy of kNN classification of the queries, for each k in ``ks``.
+
+    One search pass serves every k. A query whose class is absent from the database can never
+    be predicted correctly and counts as an error. A k larger than the database is capped at
+    the database size (scikit-learn would raise instead).
+
+    Args:
+        query: (Q, D) query (test) embeddings.
+        query_labels: (Q,) their true labels.
+        database: (N, D) database (train) embeddings.
+        database_labels: (N,) database labels (clean or noisy, the caller's choice).
+        ks: the neighbour counts to score.
+        weighted: distance-weighted vote (True, the papers' setting) or majority vote.
+        normalize: L2-normalise the embeddings first.
+        device: "auto", "cpu", "cuda", ...
+        memory_mb: working-memory budget of one query chunk, in MiB.
+        chunk_size: query rows per chunk (default: from ``memory_mb``).
+
+    Returns:
+        ``{"knn@k": accuracy}`` with accuracies as floats in [0, 1].
+    """
+    ks = _check_ks(ks)
+    items = as_embeddings(database, "database", normalize=normalize)
+    queries = as_embeddings(query, "query", normalize=normalize)
+    check_pair(queries, items)
+    item_labels = as_labels(database_labels, "database_labels", items.shape[0])
+    true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
+    classes, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
+    predictions = _knn_code_predictions(
+        queries,
+        items,
+        item_codes,
+        len(classes),
+        ks,
+        weighted,
+        device=device,
+        memory_mb=memory_mb,
+        chunk_size=chunk_size,
+    )
+    return {f"knn@{k}": float(np.mean(predictions[k] == query_codes)) for k in ks}

@@ -1,0 +1,371 @@
+"""Content-based image retrieval scores: mAP, MAP@K, P@K and a precision-recall curve.
+
+Every query (test image) ranks the whole database (training images) by cosine similarity;
+a database item is relevant when its label equals the query's label (METHODS.md §5).
+With ``R`` the number of relevant database items of a query, ``rel(k)`` whether the item at
+rank ``k`` is relevant and ``P(k)`` the precision of the first ``k`` items:
+
+- ``map``: mean over queries of the full average precision
+  ``AP = (1/R) * sum_{k<=N} P(k) rel(k)`` over the whole ranked database. Without tied
+  similarities it equals ``sklearn.metrics.average_precision_score(relevant, similarity)``.
+- ``map@K``: mean of ``AP@K = (1/min(K, R)) * sum_{k<=K} P(k) rel(k)``.
+  The papers do not state their normalisation (METHODS.md §5 marks it unverified). We divide
+  by ``min(K, R)``, the number of relevant items a perfect top-K list holds, because
+  (a) a perfect ranking then scores 1 for every K, also for a class with fewer than K
+  database items, whereas dividing by ``R`` caps AP@20 at 20/R (0.04 for a class with 490
+  training images, incompatible with the ~90 % MAP@20 the RNSL slides report); and
+  (b) unlike dividing by the number of relevant items found in the top K, it penalises
+  missing relevant items (one hit at rank 1 and nineteen misses is not a perfect 1) and is
+  defined when nothing relevant is retrieved. When every class has at least K database
+  items (the usual case) it is simply ``(1/K) * sum_{k<=K} P(k) rel(k)``.
+- ``p@K``: mean fraction of relevant items among the first K.
+
+Conventions: a K larger than the database is capped at the database size N. A query whose
+class is absent from the database (R = 0) scores 0 in every metric, and precision 0 at every
+recall level, and still counts in the mean (pytorch-metric-learning drops such "lone"
+queries instead). Items with equal similarity are ranked by lower database index.
+
+The ranking is computed a chunk of queries at a time, so memory stays bounded for
+30,000 x 30,000 evaluations; only the ranks of the relevant items are kept
+(:class:`RankedHits`), found by binary search in each row sorted by value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import torch
+
+from rsdml.evaluate.search import (
+    DEFAULT_MEMORY_MB,
+    ArrayLike,
+    as_embeddings,
+    as_labels,
+    check_pair,
+    chunk_rows,
+    encode_labels,
+    iter_chunks,
+)
+from rsdml.runtime import resolve_device
+
+RANKING_BYTES_PER_ELEMENT = 28
+"""Working bytes per (query, database) pair of a ranking: the float32 similarity, its int64
+rank keys, their sorted copy and temporaries (relevant-item tables are much smaller unless one
+class holds most of the database)."""
+
+RECALL_TOLERANCE = 1e-9
+"""A recall counts as reaching a level within this tolerance (3/10 reaches 0.30000000000000004)."""
+
+DEFAULT_KS = (5, 10, 20, 50, 100)
+
+
+class RankedHits:
+    """Where the relevant items of B queries sit in their rankings, and the metrics from that.
+
+    Every metric of this module depends only on the ranks of the relevant items, so a ranking
+    is stored as its M "hits" (flat tensors, any order), not as a dense B x N matrix.
+
+    Args:
+        rows: (M,) int64 query row (0..B-1) of each hit.
+        ranks: (M,) int64 0-based rank of the hit in its query's ranking.
+        hits: (M,) int64 1-based count of relevant items at or above that rank.
+        total: (B,) int64 number R of relevant items of each query.
+        num_columns: database size N (the length of every ranking).
+    """
+
+    def __init__(
+        self,
+        rows: torch.Tensor,
+        ranks: torch.Tensor,
+        hits: torch.Tensor,
+        total: torch.Tensor,
+        num_columns: int,
+    ) -> None:
+        self.rows, self.ranks, self.hits, self.total = rows, ranks, hits, total
+        self.num_rows, self.num_columns = total.shape[0], int(num_columns)
+        self.device = total.device
+        self.precision = hits.to(torch.float64) / (ranks + 1).to(torch.float64)
+
+    @classmethod
+    def from_relevance(cls, relevance: torch.Tensor | np.ndarray) -> RankedHits:
+        """Hits of a dense (B, N) boolean matrix whose rows are full rankings in rank order."""
+        relevance = torch.as_tensor(relevance).to(torch.bool)
+        if relevance.ndim != 2:
+            raise ValueError(f"relevance must be 2-D (queries, ranks), got {relevance.ndim}-D")
+        total = relevance.sum(dim=1)
+        rows, ranks = relevance.nonzero(as_tuple=True)
+        # nonzero is row-major, so the i-th hit of a row sits i places after the row's first.
+        first_hit = torch.cumsum(total, dim=0) - total
+        hits = torch.arange(rows.numel(), device=relevance.device) - first_hit[rows] + 1
+        return cls(rows, ranks, hits, total, relevance.shape[1])
+
+    def average_precision(self, cutoff: int | torch.Tensor | None = None) -> torch.Tensor:
+        """(B,) float64 AP of each row: over all ranks, or the first ``cutoff`` ranks (AP@K).
+
+        ``cutoff`` may be one int or a (B,) tensor (e.g. R for MAP@R); it is capped at N and
+        the truncated sum is divided by ``min(cutoff, R)``. Rows without relevant items give 0.
+        """
+        if cutoff is None:
+            kept = self.precision
+            denominator = self.total
+        else:
+            limit = torch.as_tensor(cutoff, device=self.device, dtype=torch.int64)
+            limit = limit.expand(self.num_rows).clamp(max=self.num_columns)
+            if (limit < 1).any():
+                raise ValueError("cutoff must be at least 1 for every row")
+            kept = self.precision * (self.ranks < limit[self.rows])
+            denominator = torch.minimum(limit, self.total)
+        sums = torch.zeros(self.num_rows, dtype=torch.float64, device=self.device)
+        sums.index_add_(0, self.rows, kept)
+        return torch.where(denominator > 0, sums / denominator.clamp(min=1), 0.0)
+
+    def precision_at(self, k: int) -> torch.Tensor:
+        """(B,) float64 fraction of relevant items among the first ``min(k, N)`` ranks."""
+        k = min(int(k), self.num_columns)
+        counts = torch.zeros(self.num_rows, dtype=torch.float64, device=self.device)
+        counts.index_add_(0, self.rows, (self.ranks < k).to(torch.float64))
+        return counts / k
+
+    def interpolated_precision(self, levels: torch.Tensor) -> torch.Tensor:
+        """(B, L) interpolated precision ``max{P(k) : recall(k) >= level}`` at each recall level.
+
+        The maximum is always reached at a relevant rank, so only the hits are visited: each
+        hit lands in the highest level its recall reaches, then a suffix maximum over levels
+        spreads it to all lower levels. Rows without relevant items stay 0.
+        """
+        levels = levels.to(device=self.device, dtype=torch.float64).contiguous()
+        recall = self.hits.to(torch.float64) / self.total[self.rows].to(torch.float64)
+        bucket = torch.searchsorted(levels, recall + RECALL_TOLERANCE, right=True) - 1
+        reached = bucket >= 0
+        num_levels = levels.numel()
+        best = torch.zeros(self.num_rows * num_levels, dtype=torch.float64, device=self.device)
+        flat = self.rows[reached] * num_levels + bucket[reached]
+        best.scatter_reduce_(0, flat, self.precision[reached], reduce="amax", include_self=True)
+        best = best.view(self.num_rows, num_levels)
+        return torch.flip(torch.cummax(torch.flip(best, dims=[1]), dim=1).values, dims=[1])
+
+
+def average_precision(
+    relevance: torch.Tensor | np.ndarray, cutoff: int | torch.Tensor | None = None
+) -> torch.Tensor:
+    """Average precision of each row of a ranked relevance matrix.
+
+    Args:
+        relevance: (B, N) booleans, rank order along each row (a full ranking of the database).
+        cutoff: None for the full AP; an int K or (B,) tensor for AP@K normalised by min(K, R).
+
+    Returns:
+        (B,) float64 tensor; 0 for rows without any relevant item.
+    """
+    return RankedHits.from_relevance(relevance).average_precision(cutoff)
+
+
+def _rank_keys(similarities: torch.Tensor) -> torch.Tensor:
+    """Unique int64 sort keys: larger key = better rank (higher similarity, then lower index).
+
+    The float32 similarity's bits, made order-preserving as a signed integer, fill the high
+    32 bits and ``N - 1 - index`` the low 32 bits, so a plain sort of the keys applies the tie
+    rule exactly. ``similarities`` is overwritten (its memory is reused for the bits).
+    """
+    num_items = similarities.shape[1]
+    similarities.add_(0.0)  # -0.0 + 0.0 = +0.0, so that both zeros get one key
+    bits = similarities.view(torch.int32)
+    # Negative floats order backwards as integers: flip their magnitude bits.
+    bits.bitwise_xor_(torch.bitwise_right_shift(bits, 31).bitwise_and_(0x7FFFFFFF))
+    keys = bits.to(torch.int64)
+    keys.bitwise_left_shift_(32)
+    keys.add_(torch.arange(num_items - 1, -1, -1, device=keys.device))
+    return keys
+
+
+def _sorted_rows(keys: torch.Tensor) -> torch.Tensor:
+    """Each row sorted ascending (values only; NumPy's SIMD sort is much faster on the CPU)."""
+    if keys.device.type == "cpu":
+        return torch.from_numpy(np.sort(keys.numpy(), axis=1))
+    return torch.sort(keys, dim=1).values
+
+
+def _chunk_hits(
+    similarities: torch.Tensor, query_codes: torch.Tensor, member_table: torch.Tensor
+) -> RankedHits:
+    """The hits of a (B, N) similarity chunk (consumed), without a full argsort.
+
+    A relevant item's 0-based rank is the number of database items with a larger rank key,
+    found by binary search in the row of keys sorted by value. ``member_table[c]`` lists the
+    database indices of class c, padded with -1 to the largest class size.
+    """
+    num_rows, num_items = similarities.shape
+    keys = _rank_keys(similarities)
+    del similarities
+    sorted_keys = _sorted_rows(keys)
+    members = member_table[query_codes]  # (B, R_max), -1 = padding
+    total = (members >= 0).sum(dim=1)
+    relevant_keys = keys.gather(1, members.clamp(min=0))
+    del keys
+    relevant_keys.masked_fill_(members < 0, torch.iinfo(torch.int64).min)
+    relevant_keys = torch.sort(relevant_keys, dim=1, descending=True).values
+    ranks = num_items - torch.searchsorted(sorted_keys, relevant_keys, right=True)
+    is_hit = torch.arange(members.shape[1], device=members.device) < total[:, None]
+    rows, positions = is_hit.nonzero(as_tuple=True)
+    return RankedHits(rows, ranks[rows, positions], positions + 1, total, num_items)
+
+
+def ranked_hits_chunks(
+    query: ArrayLike,
+    query_labels: ArrayLike,
+    database: ArrayLike,
+    database_labels: ArrayLike,
+    *,
+    normalize: bool = True,
+    device: str | torch.device | None = "auto",
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    chunk_size: int | None = None,
+) -> Iterator[tuple[int, RankedHits]]:
+    """Rank the database for each query (descending cosine similarity, ties by lower index).
+
+    The work is done a chunk of queries at a time; memory is about
+    ``chunk * N * RANKING_BYTES_PER_ELEMENT`` bytes.
+
+    Yields:
+        ``(start, hits)``: the :class:`RankedHits` of queries ``start .. start + B - 1``.
+    """
+    target = resolve_device(device)
+    items = as_embeddings(database, "database", normalize=normalize).to(target)
+    queries = as_embeddings(query, "query", normalize=normalize)
+    check_pair(queries, items)
+    item_labels = as_labels(database_labels, "database_labels", items.shape[0])
+    true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
+    _, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
+    num_classes = int(max(query_codes.max(), item_codes.max())) + 1
+    class_sizes = np.bincount(item_codes, minlength=num_classes)
+    # Row c lists the database indices of class c in increasing order, padded with -1.
+    by_class = np.argsort(item_codes, kind="stable")
+    slot = np.arange(len(item_codes)) - np.repeat(np.cumsum(class_sizes) - class_sizes, class_sizes)
+    member_table = np.full((num_classes, int(class_sizes.max())), -1, dtype=np.int64)
+    member_table[item_codes[by_class], slot] = by_class
+    member_table_t = torch.as_tensor(member_table, device=target)
+    query_codes_t = torch.as_tensor(query_codes, device=target)
+    rows = chunk_rows(
+        items.shape[0], RANKING_BYTES_PER_ELEMENT, memory_mb=memory_mb, chunk_size=chunk_size
+    )
+    for start, stop in iter_chunks(queries.shape[0], rows, "retrieval ranking"):
+        similarities = queries[start:stop].to(target) @ items.T
+        yield start, _chunk_hits(similarities, query_codes_t[start:stop], member_table_t)
+
+
+def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    """Validate the cut-offs."""
+    ks = tuple(int(k) for k in ks)
+    if ks and min(ks) < 1:
+        raise ValueError(f"every K must be a positive integer, got {ks}")
+    return ks
+
+
+def retrieval_scores(
+    query: ArrayLike,
+    query_labels: ArrayLike,
+    database: ArrayLike,
+    database_labels: ArrayLike,
+    ks: Sequence[int] = DEFAULT_KS,
+    *,
+    normalize: bool = True,
+    device: str | torch.device | None = "auto",
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    chunk_size: int | None = None,
+) -> dict[str, float]:
+    """Retrieval quality of the queries against the database (definitions in the module doc).
+
+    Args:
+        query: (Q, D) query (test) embeddings.
+        query_labels: (Q,) their labels.
+        database: (N, D) database (train) embeddings.
+        database_labels: (N,) database labels (clean or noisy, the caller's choice).
+        ks: cut-offs for ``map@K`` and ``p@K``; each is capped at N.
+        normalize: L2-normalise the embeddings first.
+        device: "auto", "cpu", "cuda", ...
+        memory_mb: working-memory budget of one query chunk, in MiB.
+        chunk_size: query rows per chunk (default: from ``memory_mb``).
+
+    Returns:
+        ``{"map": ..., "map@K": ..., "p@K": ...}`` as floats in [0, 1].
+    """
+    ks = _check_ks(ks)
+    sums: dict[str, float] = {"map": 0.0}
+    sums.update({f"map@{k}": 0.0 for k in ks})
+    sums.update({f"p@{k}": 0.0 for k in ks})
+    num_queries = 0
+    for _, hits in ranked_hits_chunks(
+        query,
+        query_labels,
+        database,
+        database_labels,
+        normalize=normalize,
+        device=device,
+        memory_mb=memory_mb,
+        chunk_size=chunk_size,
+    ):
+        num_queries += hits.num_rows
+        sums["map"] += hits.average_precision().sum().item()
+        for k in ks:
+            sums[f"map@{k}"] += hits.average_precision(k).sum().item()
+            sums[f"p@{k}"] += hits.precision_at(k).sum().item()
+    return {name: total / num_queries for name, total in sums.items()}
+
+
+def recall_levels(points: int | Sequence[float] = 11) -> np.ndarray:
+    """Recall levels: ``points`` equally spaced values from 0 to 1, or the given values."""
+    if isinstance(points, int | np.integer):
+        if points < 2:
+            raise ValueError(f"points must be at least 2 (0 and 1), got {points}")
+        return np.linspace(0.0, 1.0, int(points))
+    levels = np.asarray(points, dtype=np.float64)
+    if levels.ndim != 1 or levels.size == 0:
+        raise ValueError("recall levels must be a non-empty 1-D sequence")
+    if np.any(np.diff(levels) <= 0) or levels[0] < 0 or levels[-1] > 1:
+        raise ValueError(f"recall levels must increase strictly within [0, 1], got {levels}")
+    return levels
+
+
+def precision_recall_curve(
+    query: ArrayLike,
+    query_labels: ArrayLike,
+    database: ArrayLike,
+    database_labels: ArrayLike,
+    points: int | Sequence[float] = 11,
+    *,
+    normalize: bool = True,
+    device: str | torch.device | None = "auto",
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    chunk_size: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean interpolated precision over the queries at fixed recall levels.
+
+    The interpolated precision of a query at recall level ``r`` is the best precision at any
+    rank whose recall is at least ``r`` (the usual 11-point curve with ``points=11``).
+
+    Args:
+        query, query_labels, database, database_labels: as in :func:`retrieval_scores`.
+        points: number of equally spaced recall levels in [0, 1], or the levels themselves.
+        normalize, device, memory_mb, chunk_size: as in :func:`retrieval_scores`.
+
+    Returns:
+        ``(recall, precision)``: two float64 arrays of the same length.
+    """
+    levels = recall_levels(points)
+    levels_t = torch.as_tensor(levels)
+    total = np.zeros(len(levels), dtype=np.float64)
+    num_queries = 0
+    for _, hits in ranked_hits_chunks(
+        query,
+        query_labels,
+        database,
+        database_labels,
+        normalize=normalize,
+        device=device,
+        memory_mb=memory_mb,
+        chunk_size=chunk_size,
+    ):
+        num_queries += hits.num_rows
+        total += hits.interpolated_precision(levels_t).sum(dim=0).cpu().numpy()
+    return levels, total / num_queries

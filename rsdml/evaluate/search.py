@@ -1,0 +1,214 @@
+"""Chunked nearest-neighbour search shared by the kNN, retrieval and gallery code.
+
+Queries are processed a chunk of rows at a time, so the full query x database similarity
+matrix is never held in memory: a chunk of ``B`` queries against ``N`` database items costs
+about ``B * N * bytes_per_element`` bytes, and ``B`` is chosen from a memory budget
+(``memory_mb``) unless a ``chunk_size`` is given. Embeddings are L2-normalised (by default),
+so the cosine similarity is a dot product and the Euclidean distance is ``sqrt(2 - 2 s)``.
+
+Tie rule of :func:`top_k` and of the retrieval ranking: items with exactly equal similarity
+are ranked by their database index, lowest first (kNN applies the same rule to its float64
+distances). This is also the neighbour set that scikit-learn's brute-force ``kneighbors``
+keeps when its distances tie exactly at the k-th place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from rsdml.runtime import progress, resolve_device
+
+DEFAULT_MEMORY_MB = 1024.0
+"""Default working-memory budget, in MiB, for one chunk of a search or ranking."""
+
+TOP_K_BYTES_PER_ELEMENT = 8
+"""Bytes per (query, database) pair while searching: the float32 similarity, with slack."""
+
+ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
+
+
+def as_embeddings(
+    values: ArrayLike, name: str = "embeddings", *, normalize: bool = True
+) -> torch.Tensor:
+    """Convert a 2-D numpy array or tensor to a float32 tensor, L2-normalising its rows.
+
+    Normalisation is done in float64 before casting to float32; all-zero rows stay zero.
+
+    Args:
+        values: (N, D) embeddings (numpy array, torch tensor or nested sequence).
+        name: what to call the argument in error messages.
+        normalize: divide each row by its Euclidean norm.
+
+    Returns:
+        A contiguous (N, D) float32 tensor on the device the input was on.
+
+    Raises:
+        ValueError: if the input is not 2-D, is empty, or holds NaN / infinite values.
+    """
+    tensor = values.detach() if isinstance(values, torch.Tensor) else torch.as_tensor(values)
+    if tensor.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D (items, dimensions) array, got shape {tuple(tensor.shape)}; "
+            "reshape it (e.g. x.reshape(len(x), -1))"
+        )
+    if tensor.shape[0] == 0 or tensor.shape[1] == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}); pass at least one item")
+    if tensor.is_complex() or tensor.dtype == torch.bool:
+        raise ValueError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
+    tensor = tensor.to(torch.float64)
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{name} contains NaN or infinite values; check the model outputs")
+    if normalize:
+        norms = torch.linalg.vector_norm(tensor, dim=1, keepdim=True)
+        tensor = tensor / norms.clamp_min(torch.finfo(torch.float64).tiny)
+    return tensor.to(torch.float32).contiguous()
+
+
+def as_labels(values: ArrayLike, name: str = "labels", length: int | None = None) -> np.ndarray:
+    """Convert labels (numpy, torch or a sequence) to a 1-D numpy array, checking the length."""
+    if isinstance(values, torch.Tensor):
+        array = values.detach().cpu().numpy()
+    else:
+        array = np.asarray(values)
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one label per item), got shape {array.shape}")
+    if length is not None and len(array) != length:
+        raise ValueError(
+            f"{name} has {len(array)} labels but there are {length} embeddings; "
+            "pass one label per embedding row"
+        )
+    return array
+
+
+def encode_labels(*label_arrays: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Map several label arrays onto shared codes 0..C-1 in sorted label order.
+
+    Returns:
+        ``(classes, codes)``: the sorted distinct labels of all arrays together, and one int64
+        code array per input, so that ``classes[codes[i]] == label_arrays[i]``.
+    """
+    sizes = [len(labels) for labels in label_arrays]
+    classes, inverse = np.unique(np.concatenate(label_arrays), return_inverse=True)
+    splits = np.cumsum(sizes)[:-1]
+    return classes, [part.astype(np.int64) for part in np.split(inverse.ravel(), splits)]
+
+
+def check_pair(query: torch.Tensor, database: torch.Tensor) -> None:
+    """Raise a clear error when query and database embeddings have different dimensions."""
+    if query.shape[1] != database.shape[1]:
+        raise ValueError(
+            f"query embeddings have {query.shape[1]} dimensions but database embeddings have "
+            f"{database.shape[1]}; embed both with the same model"
+        )
+
+
+def chunk_rows(
+    num_columns: int,
+    bytes_per_element: float,
+    *,
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    chunk_size: int | None = None,
+) -> int:
+    """How many query rows fit in one chunk.
+
+    Args:
+        num_columns: database size (the width of one row of the similarity matrix).
+        bytes_per_element: working memory per (query, database) pair of the algorithm.
+        memory_mb: budget in MiB for one chunk.
+        chunk_size: explicit number of rows; overrides the budget when given.
+
+    Returns:
+        At least 1.
+    """
+    if chunk_size is not None:
+        if chunk_size < 1:
+            raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+        return int(chunk_size)
+    if memory_mb <= 0:
+        raise ValueError(f"memory_mb must be positive, got {memory_mb}")
+    return max(1, int(memory_mb * 2**20 // (max(num_columns, 1) * bytes_per_element)))
+
+
+def iter_chunks(num_rows: int, rows_per_chunk: int, desc: str) -> Iterator[tuple[int, int]]:
+    """Yield ``(start, stop)`` row ranges, with a progress bar when there is more than one."""
+    starts = range(0, num_rows, rows_per_chunk)
+    enabled = None if len(starts) > 1 else False
+    for start in progress(starts, desc=desc, total=len(starts), enabled=enabled, unit="chunk"):
+        yield start, min(start + rows_per_chunk, num_rows)
+
+
+def top_k_rows(similarities: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k largest entries of each row, by descending value, ties to the lowest column.
+
+    ``torch.topk`` picks an arbitrary subset among equal values. One extra value tells whether
+    a tie straddles the cut (the (k+1)-th largest equals the k-th); only those rows are redone
+    with a stable sort, so the result is deterministic at the cost of a cheap check.
+    """
+    width = similarities.shape[1]
+    fetched = min(k + 1, width)
+    values, indices = torch.topk(similarities, fetched, dim=1, largest=True, sorted=True)
+    if fetched > k:
+        tied = values[:, k] == values[:, k - 1]
+        values, indices = values[:, :k].clone(), indices[:, :k].clone()
+        if tied.any():
+            rows = tied.nonzero(as_tuple=True)[0]
+            sorted_values, order = torch.sort(
+                similarities[rows], dim=1, descending=True, stable=True
+            )
+            values[rows] = sorted_values[:, :k]
+            indices[rows] = order[:, :k]
+    # Within the k kept, order equal values by column: sort by column, then stably by value.
+    by_column = torch.argsort(indices, dim=1)
+    indices = indices.gather(1, by_column)
+    values = values.gather(1, by_column)
+    by_value = torch.argsort(values, dim=1, descending=True, stable=True)
+    return values.gather(1, by_value), indices.gather(1, by_value)
+
+
+def top_k(
+    query: ArrayLike,
+    database: ArrayLike,
+    k: int,
+    chunk_size: int | None = None,
+    *,
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    device: str | torch.device | None = "auto",
+    normalize: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The k most similar database items of every query (cosine similarity), chunk by chunk.
+
+    Args:
+        query: (Q, D) query embeddings.
+        database: (N, D) database embeddings.
+        k: neighbours per query; capped at N when larger than the database.
+        chunk_size: query rows per chunk (default: from ``memory_mb``).
+        memory_mb: working-memory budget of one chunk, in MiB.
+        device: "auto", "cpu", "cuda", ...
+        normalize: L2-normalise both sides first (a no-op for normalised embeddings).
+
+    Returns:
+        ``(similarities, indices)``: (Q, min(k, N)) float32 and int64 CPU tensors, sorted by
+        descending similarity, ties by lower database index.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    target = resolve_device(device)
+    queries = as_embeddings(query, "query", normalize=normalize)
+    items = as_embeddings(database, "database", normalize=normalize).to(target)
+    check_pair(queries, items)
+    k = min(int(k), items.shape[0])
+    rows = chunk_rows(
+        items.shape[0], TOP_K_BYTES_PER_ELEMENT, memory_mb=memory_mb, chunk_size=chunk_size
+    )
+    all_values = torch.empty(queries.shape[0], k, dtype=torch.float32)
+    all_indices = torch.empty(queries.shape[0], k, dtype=torch.int64)
+    for start, stop in iter_chunks(queries.shape[0], rows, "nearest-neighbour search"):
+        similarities = queries[start:stop].to(target) @ items.T
+        values, indices = top_k_rows(similarities, k)
+        all_values[start:stop] = values.cpu()
+        all_indices[start:stop] = indices.cpu()
+    return all_values, all_indices

@@ -1,0 +1,219 @@
+"""Frozen-backbone features: computed once per (backbone, weights, images, view), then read from disk.
+
+In frozen-backbone mode only the embedding head trains, so the backbone's pooled features of every
+image can be computed once and reused by every method, seed and epoch. Augmentation is replaced by
+a few deterministic geometric views (flips, right-angle rotations, transpose: the symmetries of an
+overhead scene), each of which gets its own cached feature matrix.
+
+Cache files live at ``cache_dir()/features/<content_key>.pt``; the key covers the backbone name, its
+``weights_id``, the caller's ``cache_parts`` (e.g. dataset file-list key, split, image size), the
+view and the image array's shape. They are written atomically, so an interrupted run never leaves a
+truncated file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from collections.abc import Iterator, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from rsdml.models.backbones import Backbone
+from rsdml.runtime import progress as progress_bar
+from rsdml.runtime import resolve_device
+from rsdml.storage import atomic_save_torch, cache_dir, content_key
+
+VIEWS = ("plain", "hflip", "vflip", "rot90", "rot180", "rot270", "transpose")
+"""Deterministic geometric views. On images (..., H, W): ``hflip`` mirrors left-right (width),
+``vflip`` top-bottom (height), ``rotK`` rotates by K degrees counter-clockwise
+(``torch.rot90(x, K // 90, dims=(-2, -1))``), ``transpose`` swaps height and width."""
+
+
+def apply_view(images: Tensor, view: str) -> Tensor:
+    """Apply one of :data:`VIEWS` to images shaped (..., H, W)."""
+    if view == "plain":
+        return images
+    if view == "hflip":
+        return images.flip(-1)
+    if view == "vflip":
+        return images.flip(-2)
+    if view in ("rot90", "rot180", "rot270"):
+        return torch.rot90(images, int(view[3:]) // 90, dims=(-2, -1))
+    if view == "transpose":
+        return images.transpose(-2, -1)
+    raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+
+
+def _check_images(images: np.ndarray | Tensor) -> np.ndarray:
+    """Return the images as a uint8 (N, 3, S, S) numpy array (a view, no copy when possible)."""
+    if isinstance(images, Tensor):
+        images = images.detach().cpu().numpy()
+    if not isinstance(images, np.ndarray):
+        raise TypeError(f"images must be a numpy array or tensor; got {type(images).__name__}")
+    if images.dtype != np.uint8:
+        raise TypeError(
+            f"images must be uint8 in 0..255 (as rsdml.data.cached_images returns); got "
+            f"{images.dtype} -- convert with (x * 255).round().astype(np.uint8)"
+        )
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be shaped (N, 3, H, W); got {images.shape}")
+    return images
+
+
+def feature_cache_path(
+    backbone: Backbone, shape: Sequence[int], view: str, cache_parts: Sequence[Any]
+) -> Path:
+    """Where :func:`extract_features` caches the features of one image array and view."""
+    key = content_key(
+        backbone.name, backbone.weights_id, list(cache_parts), view, [int(s) for s in shape]
+    )
+    return cache_dir() / "features" / f"{key}.pt"
+
+
+def _read_cache(path: Path, expected: tuple[int, int]) -> Tensor | None:
+    """The cached features, or None when absent or unusable (then they are recomputed)."""
+    if not path.is_file():
+        return None
+    try:
+        stored = torch.load(path, map_location="cpu", weights_only=True)
+        features = stored["features"]
+    except Exception as err:  # a foreign or damaged file: recompute rather than fail
+        warnings.warn(
+            f"ignoring unreadable feature cache {path} ({err}); recomputing", stacklevel=3
+        )
+        return None
+    if tuple(features.shape) != expected or features.dtype != torch.float32:
+        warnings.warn(
+            f"ignoring feature cache {path}: holds {tuple(features.shape)} {features.dtype}, "
+            f"expected {expected} float32; recomputing",
+            stacklevel=3,
+        )
+        return None
+    return features
+
+
+def _module_device(module: torch.nn.Module) -> torch.device:
+    tensor = next(module.parameters(), None)
+    if tensor is None:
+        tensor = next(module.buffers(), None)
+    return tensor.device if tensor is not None else torch.device("cpu")
+
+
+def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 (or fp16 on older GPUs) autocast on CUDA; plain float32 on the CPU."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def _compute(
+    backbone: Backbone,
+    images: np.ndarray,
+    batch_size: int,
+    device: torch.device,
+    view: str,
+    progress: bool | None,
+) -> Tensor:
+    count = images.shape[0]
+    features = torch.empty(count, backbone.feature_dim, dtype=torch.float32)
+    original_device = _module_device(backbone)
+    was_training = backbone.training
+    # Counting images (not batches) makes the bar show images/s.
+    ticks: Iterator[int] = iter(
+        progress_bar(
+            range(count),
+            desc=f"features {backbone.name} [{view}]",
+            total=count,
+            enabled=progress,
+            unit="img",
+        )
+    )
+    try:
+        backbone.eval().to(device)
+        with torch.inference_mode(), _autocast(device):
+            for start in range(0, count, batch_size):
+                stop = min(start + batch_size, count)
+                # np.array copies, so read-only memory maps are fine; uint8 travels to the device
+                # (4x less traffic than float) and is converted there.
+                batch = torch.from_numpy(np.array(images[start:stop])).to(device, non_blocking=True)
+                batch = apply_view(batch.float().div_(255.0), view)
+                batch = batch.contiguous(memory_format=torch.channels_last)
+                output = backbone(batch)
+                if output.shape != (stop - start, backbone.feature_dim):
+                    raise RuntimeError(
+                        f"backbone {backbone.name!r} returned {tuple(output.shape)} for a batch of "
+                        f"{stop - start}; expected (batch, {backbone.feature_dim})"
+                    )
+                features[start:stop].copy_(output.float().cpu())
+                for _ in islice(ticks, stop - start):
+                    pass
+        for _ in ticks:  # closes the bar
+            pass
+    finally:
+        backbone.to(original_device).train(was_training)
+    return features
+
+
+def extract_features(
+    backbone: Backbone,
+    images: np.ndarray | Tensor,
+    *,
+    batch_size: int = 64,
+    device: str | torch.device = "auto",
+    view: str = "plain",
+    cache_parts: Sequence[Any] | None = None,
+    progress: bool | None = None,
+) -> Tensor:
+    """Pooled backbone features of uint8 images, cached on disk when ``cache_parts`` is given.
+
+    The backbone runs in eval mode under ``torch.inference_mode`` (with bf16/fp16 autocast on CUDA)
+    and is returned to its original device and mode afterwards. Features are not normalised.
+
+    Args:
+        backbone: the feature extractor; its ``name`` and ``weights_id`` enter the cache key, so a
+            backbone whose weights changed after creation (fine-tuned) needs a new ``weights_id``.
+        images: uint8 array (N, 3, S, S), values 0..255 (a memory map is fine).
+        batch_size: images per forward pass.
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        view: one of :data:`VIEWS`, applied to every image before the backbone.
+        cache_parts: JSON-able values identifying the images (e.g. dataset file-list key, split
+            name, image size); None disables the cache.
+        progress: show a progress bar (None: follow ``RSDML_PROGRESS``).
+
+    Returns:
+        float32 CPU tensor (N, backbone.feature_dim).
+
+    Raises:
+        TypeError / ValueError: images not uint8 (N, 3, H, W), unknown view, bad batch size.
+    """
+    array = _check_images(images)
+    if view not in VIEWS:
+        raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive; got {batch_size}")
+    expected = (array.shape[0], backbone.feature_dim)
+    path = None
+    if cache_parts is not None:
+        path = feature_cache_path(backbone, array.shape, view, cache_parts)
+        cached = _read_cache(path, expected)
+        if cached is not None:
+            return cached
+    features = _compute(backbone, array, batch_size, resolve_device(device), view, progress)
+    if path is not None:
+        meta = {
+            "backbone": backbone.name,
+            "weights_id": backbone.weights_id,
+            "cache_parts": list(cache_parts),
+            "view": view,
+            "shape": list(array.shape),
+        }
+        atomic_save_torch({"features": features, "meta": json.dumps(meta, default=str)}, path)
+    return features

@@ -1,0 +1,175 @@
+"""Reading a finished study back for the report notebooks: runs, curves, galleries, tables.
+
+The report notebooks stay short because everything they compute from the run folders lives
+here: which runs exist, their learning curves, precision-recall curves, retrieval examples and
+the result tables. Nothing here trains.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rsdml.data import read_image
+from rsdml.evaluate import precision_recall_curve, top_k
+from rsdml.losses import available
+from rsdml.tables import summarise, write_tables
+
+PAPER_METRICS = ("knn@1", "knn@5", "knn@10", "acc", "nmi", "map@20", "map@50", "map@100")
+
+
+@dataclass
+class Run:
+    """One finished training run (a study cell or any folder written by ``rsdml train``)."""
+
+    folder: Path
+    method: str
+    setting: str
+    seed: int
+
+    @cached_property
+    def metrics(self) -> dict[str, Any]:
+        """The run's ``metrics.json``."""
+        return json.loads((self.folder / "metrics.json").read_text())
+
+    @cached_property
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """The arrays of ``embeddings.npz`` (train/val/test embeddings, indices, labels)."""
+        with np.load(self.folder / "embeddings.npz") as stored:
+            return {name: stored[name] for name in stored.files}
+
+    @cached_property
+    def files(self) -> list[str]:
+        """Image paths of the dataset, in index order."""
+        return json.loads((self.folder / "split.json").read_text())["files"]
+
+    def curve(self, key: str = "val_knn@10") -> list[float]:
+        """A per-epoch series of the history."""
+        return [record[key] for record in self.metrics["history"] if key in record]
+
+
+def find_runs(
+    study_dir: str | os.PathLike,
+    *,
+    method: str | None = None,
+    setting: str | None = None,
+    seed: int | None = None,
+) -> list[Run]:
+    """Finished runs of a study, filtered, in the registry's method order."""
+    runs = []
+    for path in Path(study_dir).glob("cells/*/*/*/cell.json"):
+        record = json.loads(path.read_text())
+        if record.get("status") != "done" or not (path.parent / "metrics.json").exists():
+            continue
+        parameters = record["parameters"]
+        run = Run(path.parent, parameters["method"], parameters["setting"], int(parameters["seed"]))
+        if method not in (None, run.method) or setting not in (None, run.setting):
+            continue
+        if seed is not None and run.seed != seed:
+            continue
+        runs.append(run)
+    order = {name: position for position, name in enumerate(available())}
+    return sorted(runs, key=lambda r: (order.get(r.method, len(order)), r.setting, r.seed))
+
+
+def study_settings(study_dir: str | os.PathLike) -> list[str]:
+    """Setting names in the order the study file lists them."""
+    stored = Path(study_dir) / "study.json"
+    return list(json.loads(stored.read_text())["settings"]) if stored.exists() else []
+
+
+def result_records(runs: list[Run]) -> list[dict[str, Any]]:
+    """One record per run: method, setting, seed and the test metrics."""
+    return [
+        {"method": r.method, "setting": r.setting, "seed": r.seed, **r.metrics["test"]}
+        for r in runs
+    ]
+
+
+def write_result_tables(study_dir: str | os.PathLike, figures_dir: str | os.PathLike) -> Any:
+    """Summarise every finished run (mean +- std over seeds) into CSV, Markdown and LaTeX tables:
+    ``results`` (every metric) and ``results_paper`` (the papers' metrics). Returns the frame."""
+    runs = find_runs(study_dir)
+    if not runs:
+        raise FileNotFoundError(f"no finished runs under {study_dir}/cells: run the study first")
+    frame = summarise(
+        result_records(runs), method_order=available(), setting_order=study_settings(study_dir)
+    )
+    figures = Path(figures_dir)
+    write_tables(frame, figures / "results", caption="Test metrics of every method and setting")
+    write_tables(
+        frame,
+        figures / "results_paper",
+        metrics=list(PAPER_METRICS),
+        caption="kNN accuracy, clustering ACC/NMI and retrieval mAP@K on the test split",
+    )
+    return frame
+
+
+def pr_curves(runs: list[Run], points: int = 21) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Precision-recall curve of each run (test queries against the clean-labelled database)."""
+    curves = {}
+    for run in runs:
+        arrays = run.embeddings
+        curves[run.method] = precision_recall_curve(
+            arrays["test"],
+            arrays["test_labels"],
+            arrays["train"],
+            arrays["train_clean"],
+            points=points,
+        )
+    return curves
+
+
+@dataclass
+class Gallery:
+    """A query image, its top results and whether each is of the query's class."""
+
+    query: np.ndarray
+    results: np.ndarray
+    correct: np.ndarray
+    titles: list[str]
+    query_title: str
+
+
+def retrieval_gallery(run: Run, k: int = 10, size: int = 96, query: int | None = None) -> Gallery:
+    """The top ``k`` training images retrieved for one test query.
+
+    Without ``query``, the query whose precision@k is the median over the test set is shown, so
+    the example is typical rather than hand-picked.
+    """
+    arrays = run.embeddings
+    classes = run.metrics["classes"]
+    _, neighbours = top_k(arrays["test"], arrays["train"], k)
+    neighbours = neighbours.numpy()
+    hits = arrays["train_clean"][neighbours] == arrays["test_labels"][:, None]
+    if query is None:
+        precision = hits.mean(axis=1)
+        query = int(np.argsort(precision, kind="stable")[len(precision) // 2])
+    files = run.files
+
+    def image(index: int) -> np.ndarray:
+        return read_image(files[int(index)], size).transpose(2, 0, 1)
+
+    result_indices = arrays["train_index"][neighbours[query]]
+    return Gallery(
+        query=image(arrays["test_index"][query]),
+        results=np.stack([image(i) for i in result_indices]),
+        correct=hits[query],
+        titles=[classes[c] for c in arrays["train_clean"][neighbours[query]]],
+        query_title=f"query: {classes[arrays['test_labels'][query]]}",
+    )
+
+
+def noisy_mask(run: Run) -> np.ndarray | None:
+    """Which training images of a run carry a wrong (noisy) label; None for clean runs."""
+    arrays = run.embeddings
+    if run.metrics.get("noise") is None:
+        return None
+    return arrays["train_labels"] != arrays["train_clean"]

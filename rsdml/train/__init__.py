@@ -1,0 +1,17 @@
+"""The training engine: one loop for every method, in frozen-backbone and fine-tune modes."""
+
+from rsdml.train.checkpoint import RunFolder, RunFolderConflict
+from rsdml.train.config import TrainConfig
+from rsdml.train.engine import Trainer, TrainingDiverged, fit
+from rsdml.train.prepare import RunData, prepare_data
+
+__all__ = [
+    "RunData",
+    "RunFolder",
+    "RunFolderConflict",
+    "TrainConfig",
+    "Trainer",
+    "TrainingDiverged",
+    "fit",
+    "prepare_data",
+]

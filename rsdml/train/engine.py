@@ -1,0 +1,491 @@
+"""One training loop for every method.
+
+Methods plug into the loop through a few narrow hooks declared by their loss
+(``rsdml.losses``): an unlabelled stream, a memory of training embeddings updated after each
+step, a momentum encoder, and periodic sample pruning. Everything else -- sampling,
+optimisation, validation-based model selection, checkpoints, resuming and the final
+evaluation -- is the same for all of them, which is what makes the comparison fair.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from rsdml.evaluate import evaluate_embeddings, knn_accuracy, rank_analysis
+from rsdml.losses import METHODS, Batch, MetricLoss, create
+from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone
+from rsdml.runtime import progress, resolve_device, seed_everything
+from rsdml.storage import atomic_save_npz
+from rsdml.train.checkpoint import RunFolder
+from rsdml.train.config import TrainConfig
+from rsdml.train.inputs import FeatureInputs, ImageInputs
+from rsdml.train.momentum import MomentumEncoder
+from rsdml.train.prepare import RunData, prepare_data
+from rsdml.train.samplers import balanced_batches, cycle_batches, random_batches
+
+SELECTION_METRIC = "knn@10"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Embeddings:
+    """L2-normalised embeddings of one index set, on the CPU."""
+
+    embedding: torch.Tensor
+    raw: torch.Tensor
+
+
+def _embed(
+    model: nn.Module, inputs: FeatureInputs | ImageInputs, indices: np.ndarray, device: torch.device
+) -> Embeddings:
+    """Embed ``indices`` with ``model`` in evaluation mode."""
+    was_training = model.training
+    model.eval()
+    embeddings, raws = [], []
+    with torch.inference_mode(), _autocast(device):
+        for chunk in inputs.eval_chunks(indices):
+            out = model(chunk.to(device, non_blocking=True))
+            embeddings.append(out.embedding.float().cpu())
+            raws.append(out.raw.float().cpu())
+    model.train(was_training)
+    return Embeddings(torch.cat(embeddings), torch.cat(raws))
+
+
+def _autocast(device: torch.device):
+    """Mixed precision on CUDA (bf16 where supported), full precision on the CPU."""
+    if device.type == "cuda":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast("cuda", dtype=dtype)
+    return torch.autocast("cpu", enabled=False)
+
+
+def _lr_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
+    """The papers' step schedule (x gamma every 30/130 of the run), in epochs."""
+    step = max(1, round(config.lr_step_fraction * config.epochs))
+    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=config.lr_gamma)
+
+
+def _spectra(loss: MetricLoss, embeddings: torch.Tensor) -> dict[str, list[float]]:
+    """Singular values of the embeddings and, for prototype losses, of the class-probability
+    matrix, for the rank-analysis figures."""
+    spectra = {"embedding": rank_analysis(embeddings)["singular_values"].tolist()}
+    if loss.has_class_probabilities:
+        with torch.no_grad():
+            probabilities = loss.class_probabilities(embeddings)
+        spectra["prediction"] = rank_analysis(probabilities)["singular_values"].tolist()
+    return spectra
+
+
+def _rank_stats(loss: MetricLoss, embeddings: torch.Tensor) -> dict[str, float]:
+    """Effective rank of the embeddings and, for prototype losses, of the class-probability
+    matrix (the quantity HR-S2DML's regulariser raises)."""
+    if len(embeddings) < 2:
+        return {}
+    stats = {"embedding_effective_rank": float(rank_analysis(embeddings)["effective_rank"])}
+    if not loss.has_class_probabilities:
+        return stats
+    with torch.no_grad():
+        probabilities = loss.class_probabilities(embeddings)
+    analysis = rank_analysis(probabilities)
+    stats["prediction_effective_rank"] = float(analysis["effective_rank"])
+    stats["prediction_nuclear_norm_per_sample"] = float(analysis["nuclear_norm"]) / len(embeddings)
+    return stats
+
+
+class Trainer:
+    """Holds the state of one run; :meth:`run` trains, selects and evaluates."""
+
+    def __init__(self, config: TrainConfig, out: str | Path | None = None):
+        self.config = config.resolved()
+        self.folder = RunFolder(out, self.config) if out is not None else None
+        self.device = resolve_device(self.config.device)
+        self.info = METHODS[self.config.method] if self.config.method in METHODS else None
+        if self.info is None:
+            raise ValueError(
+                f"unknown method {self.config.method!r}; available: {', '.join(sorted(METHODS))}"
+            )
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self) -> None:
+        cfg = self.config
+        self.generator = seed_everything(cfg.seed)
+        self.backbone = create_backbone(
+            cfg.backbone, pretrained=cfg.pretrained, weights=cfg.weights
+        )
+        self.feature_inputs: FeatureInputs | None = None
+
+        def plain_features(images: np.ndarray, files_key: str) -> torch.Tensor:
+            return self._feature_inputs(
+                images, files_key, augmented=np.array([], dtype=np.int64)
+            ).views["plain"]
+
+        self.data: RunData = prepare_data(cfg, plain_features=plain_features)
+        data = self.data
+        if cfg.mode == "frozen":
+            self.feature_inputs = None  # rebuilt with the training views below
+            self.inputs = self._feature_inputs(
+                data.images, data.files_key, augmented=data.split.train
+            )
+            head = EmbeddingHead(self.inputs.feature_dim, cfg.dim, layernorm=cfg.layernorm)
+            self.model: nn.Module = head
+        else:
+            self.inputs = ImageInputs(data.images, cfg.image_size)
+            head = EmbeddingHead(self.backbone.feature_dim, cfg.dim, layernorm=cfg.layernorm)
+            self.model = EmbeddingModel(self.backbone, head)
+        self.model.to(self.device)
+        self.loss = create(
+            cfg.method,
+            num_classes=data.num_classes,
+            dim=cfg.dim,
+            num_samples=len(data.train),
+            **cfg.loss_params,
+        ).to(self.device)
+        self.hooks = self.loss.hooks
+        if "unlabelled" in self.hooks and len(data.unlabelled) == 0:
+            raise ValueError(
+                f"{cfg.method} learns from unlabelled images: set label_fraction < 1 "
+                "(e.g. --label-fraction 0.2) or unlabelled_pool='test'"
+            )
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        trainable += [p for p in self.loss.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.SGD(
+            trainable,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.momentum > 0,
+            weight_decay=cfg.weight_decay,
+        )
+        self.scheduler = _lr_scheduler(self.optimizer, cfg)
+        self.momentum_encoder = (
+            MomentumEncoder(self.model, cfg.ema_momentum, cfg.bn_splits).to(self.device)
+            if "momentum_encoder" in self.hooks
+            else None
+        )
+        self.train_labels = torch.as_tensor(data.train_labels, dtype=torch.long)
+        self.selection_labels = data.train_labels
+        self.val_labels = data.scenes.labels[data.split.val]
+        self.history: list[dict[str, Any]] = []
+        self.start_epoch = 0
+        self.best_score = -math.inf
+        self.best_epoch = -1
+        self.best_state: dict[str, Any] | None = None
+
+    def _feature_inputs(
+        self, images: np.ndarray, files_key: str, augmented: np.ndarray
+    ) -> FeatureInputs:
+        cfg = self.config
+        views = cfg.views if len(augmented) else ("plain",)
+        return FeatureInputs.build(
+            self.backbone,
+            images,
+            files_key=files_key,
+            image_size=cfg.image_size,
+            views=views,
+            augmented=augmented,
+            device=str(self.device),
+            progress=cfg.progress,
+        )
+
+    # ------------------------------------------------------------------ state
+    def _state(self, epoch: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch,
+            "model": self.model.state_dict(),
+            "loss": self.loss.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "momentum_encoder": None
+            if self.momentum_encoder is None
+            else self.momentum_encoder.state_dict(),
+            "history": self.history,
+            "best_score": self.best_score,
+            "best_epoch": self.best_epoch,
+            "best_state": self.best_state,
+            "generator": self.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.loss.load_state_dict(state["loss"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.momentum_encoder is not None and state["momentum_encoder"] is not None:
+            self.momentum_encoder.load_state_dict(state["momentum_encoder"])
+        self.history = state["history"]
+        self.best_score = state["best_score"]
+        self.best_epoch = state["best_epoch"]
+        self.best_state = state["best_state"]
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.start_epoch = state["epoch"] + 1
+
+    def _snapshot(self) -> dict[str, Any]:
+        """Copies of the weights that define the selected model (model + loss, e.g. prototypes)."""
+        return {
+            "model": {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()},
+            "loss": {k: v.detach().cpu().clone() for k, v in self.loss.state_dict().items()},
+        }
+
+    # ------------------------------------------------------------------ loop
+    def _batches(self):
+        if self.info.sampler == "balanced":
+            return balanced_batches(self.data.train_labels, self.config.batch_size, self.generator)
+        return random_batches(len(self.data.train), self.config.batch_size, self.generator)
+
+    def _train_epoch(self, epoch: int, unlabelled_stream) -> dict[str, float]:
+        cfg, data = self.config, self.data
+        self.model.train()
+        self.loss.train()
+        self.loss.set_progress(epoch / cfg.epochs)
+        losses = []
+        for positions in self._batches():
+            global_indices = data.train[positions.numpy()]
+            inputs = self.inputs.train_batch(torch.as_tensor(global_indices), self.generator)
+            inputs = inputs.to(self.device, non_blocking=True)
+            with _autocast(self.device):
+                out = self.model(inputs)
+            batch = Batch(
+                embeddings=out.embedding.float(),
+                raw=out.raw.float(),
+                labels=self.train_labels[positions].to(self.device),
+                indices=positions.to(self.device),
+            )
+            if self.momentum_encoder is not None:
+                with _autocast(self.device):
+                    batch.momentum = self.momentum_encoder(inputs, self.generator).embedding.float()
+            if unlabelled_stream is not None:
+                rows = next(unlabelled_stream)
+                pool = data.unlabelled[rows.numpy()]
+                u_inputs = self.inputs.train_batch(torch.as_tensor(pool), self.generator)
+                with _autocast(self.device):
+                    batch.unlabelled = self.model(u_inputs.to(self.device)).embedding.float()
+                if self.loss_wants_unlabelled_labels:
+                    batch.unlabelled_labels = torch.as_tensor(
+                        data.scenes.labels[pool], dtype=torch.long, device=self.device
+                    )
+            value = self.loss(batch)
+            if not torch.isfinite(value):
+                raise TrainingDiverged(
+                    f"{cfg.method}: the loss became {value.item()} at epoch {epoch + 1}; "
+                    f"lower the learning rate (now {self.optimizer.param_groups[0]['lr']:g}) "
+                    "or check the loss parameters"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            value.backward()
+            self.optimizer.step()
+            if self.momentum_encoder is not None:
+                self.momentum_encoder.update(self.model)
+            if "memory" in self.hooks:
+                self.loss.after_step(batch)
+            losses.append(value.item())
+        self.scheduler.step()
+        return {"loss": float(np.mean(losses)) if losses else float("nan")}
+
+    @property
+    def loss_wants_unlabelled_labels(self) -> bool:
+        """Only the released-code reproduction of HR-S2DML reads labels of unlabelled images."""
+        return bool(getattr(self.loss, "leak_labels", False))
+
+    def _validate(self) -> dict[str, float]:
+        data = self.data
+        train = _embed(self.model, self.inputs, data.train, self.device)
+        val = _embed(self.model, self.inputs, data.split.val, self.device)
+        score = knn_accuracy(
+            val.embedding, self.val_labels, train.embedding, self.selection_labels, ks=(10,)
+        )[SELECTION_METRIC]
+        probe_embeddings = self._probe_embeddings(val.embedding)
+        return {
+            f"val_{SELECTION_METRIC}": score,
+            **_rank_stats(self.loss, probe_embeddings.to(self.device)),
+        }
+
+    def _probe_embeddings(self, val_embeddings: torch.Tensor) -> torch.Tensor:
+        """Embeddings whose rank is tracked: the unlabelled pool when there is one (the matrix
+        HR-S2DML's regulariser acts on), else the validation split."""
+        if len(self.data.unlabelled):
+            return _embed(self.model, self.inputs, self.data.unlabelled, self.device).embedding
+        return val_embeddings
+
+    def _initialise_memory(self) -> None:
+        train = _embed(self.model, self.inputs, self.data.train, self.device)
+        self.loss.init_memory(train.embedding.to(self.device), self.train_labels.to(self.device))
+
+    def _prune(self) -> None:
+        """t-RNSL: re-estimate which samples to keep with the validation-selected model.
+
+        The selected model and its prototypes are loaded into copies, so the current weights
+        (and optimiser state) carry on untouched; only the pruning decision is transferred.
+        """
+        selected_model, selected_loss = copy.deepcopy(self.model), copy.deepcopy(self.loss)
+        if self.best_state is not None:
+            selected_model.load_state_dict(self.best_state["model"])
+            selected_loss.load_state_dict(self.best_state["loss"])
+        train = _embed(selected_model, self.inputs, self.data.train, self.device)
+        selected_loss.update_pruning(
+            train.embedding.to(self.device), self.train_labels.to(self.device)
+        )
+        self.loss.copy_pruning_from(selected_loss)
+
+    def run(self) -> dict[str, Any]:
+        """Train (or resume), select on validation, evaluate on test; returns the metrics."""
+        if self.folder is not None:
+            finished = self.folder.finished_metrics()
+            if finished is not None:
+                return finished
+        self._setup()
+        cfg = self.config
+        if self.folder is not None:
+            self.folder.write_split(self.data)
+            state = self.folder.load_last()
+            if state is not None:
+                self._restore(state)
+        untrained = None
+        if self.start_epoch == 0:
+            untrained = self._evaluate_current()
+            if "memory" in self.hooks:
+                self._initialise_memory()
+        else:
+            untrained = self.folder.read_untrained()
+        if self.folder is not None and self.start_epoch == 0:
+            self.folder.write_untrained(untrained)
+        unlabelled_stream = (
+            cycle_batches(len(self.data.unlabelled), cfg.batch_size, self.generator)
+            if "unlabelled" in self.hooks
+            else None
+        )
+        epochs = progress(
+            range(self.start_epoch, cfg.epochs),
+            desc=f"{cfg.method} ({cfg.mode})",
+            total=cfg.epochs - self.start_epoch,
+            enabled=cfg.progress,
+            unit="epoch",
+        )
+        for epoch in epochs:
+            started = time.perf_counter()
+            if "pruning" in self.hooks and self.loss.pruning_due(epoch + 1, cfg.epochs):
+                self._prune()
+            record = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
+            record.update(self._train_epoch(epoch, unlabelled_stream))
+            record.update(self._validate())
+            record.update(self.loss.stats())
+            record["seconds"] = time.perf_counter() - started
+            self.history.append(record)
+            score = record[f"val_{SELECTION_METRIC}"]
+            if score > self.best_score:
+                self.best_score, self.best_epoch = score, epoch + 1
+                self.best_state = self._snapshot()
+            if self.folder is not None:
+                self.folder.save_last(self._state(epoch))
+                self.folder.write_history(self.history)
+        return self._finish(untrained)
+
+    def _evaluate_current(self) -> dict[str, float]:
+        """Test metrics of the model as it stands (before training: the untrained embedding)."""
+        data = self.data
+        database = _embed(self.model, self.inputs, data.train, self.device)
+        test = _embed(self.model, self.inputs, data.split.test, self.device)
+        labels = data.train_clean if self.config.database_labels == "clean" else data.train_labels
+        return evaluate_embeddings(
+            test.embedding,
+            data.scenes.labels[data.split.test],
+            database.embedding,
+            labels,
+            seed=self.config.seed,
+            device=self.device,
+        )
+
+    def _finish(self, untrained: dict[str, float] | None) -> dict[str, Any]:
+        cfg, data = self.config, self.data
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state["model"])
+            self.loss.load_state_dict(self.best_state["loss"])
+        train = _embed(self.model, self.inputs, data.train, self.device)
+        val = _embed(self.model, self.inputs, data.split.val, self.device)
+        test = _embed(self.model, self.inputs, data.split.test, self.device)
+        database_labels = data.train_clean if cfg.database_labels == "clean" else data.train_labels
+        test_labels = data.scenes.labels[data.split.test]
+        val_labels = data.scenes.labels[data.split.val]
+        metrics = {
+            "config": cfg.to_dict(),
+            "config_key": cfg.key(),
+            "classes": list(data.scenes.classes),
+            "split": data.split.summary(data.scenes.labels, data.scenes.classes),
+            "best_epoch": self.best_epoch,
+            "val": evaluate_embeddings(
+                val.embedding,
+                val_labels,
+                train.embedding,
+                database_labels,
+                seed=cfg.seed,
+                device=self.device,
+            ),
+            "test": evaluate_embeddings(
+                test.embedding,
+                test_labels,
+                train.embedding,
+                database_labels,
+                seed=cfg.seed,
+                device=self.device,
+            ),
+            "untrained": untrained,
+            "noise": None
+            if data.noise is None
+            else {
+                "kind": cfg.noise,
+                "rate": cfg.noise_rate,
+                "realised_rate": float(data.noise.realised_rate),
+                "transition": np.asarray(data.noise.transition).tolist(),
+            },
+            "history": self.history,
+            "rank": {
+                "probe": "unlabelled" if len(data.unlabelled) else "val",
+                **_spectra(self.loss, self._probe_embeddings(val.embedding).to(self.device)),
+            },
+            "seconds": float(sum(r["seconds"] for r in self.history)),
+        }
+        if self.folder is not None:
+            self.folder.write_final(metrics, self._state(cfg.epochs - 1))
+            atomic_save_npz(
+                self.folder.path / "embeddings.npz",
+                train=train.embedding.numpy(),
+                val=val.embedding.numpy(),
+                test=test.embedding.numpy(),
+                train_index=data.train,
+                val_index=data.split.val,
+                test_index=data.split.test,
+                train_labels=data.train_labels,
+                train_clean=data.train_clean,
+                val_labels=val_labels,
+                test_labels=test_labels,
+            )
+        return metrics
+
+
+def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> dict[str, Any]:
+    """Train one method as configured and return its metrics (``val``, ``test``, ``history``...).
+
+    Args:
+        config: a :class:`TrainConfig` or a dictionary of its fields.
+        out: optional run folder; with it the run writes ``metrics.json``, ``embeddings.npz``,
+            checkpoints and history, resumes after an interruption, and returns at once when the
+            same configuration has already finished there.
+    """
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    return Trainer(config, out).run()
+
+
+__all__ = ["TrainingDiverged", "Trainer", "fit"]

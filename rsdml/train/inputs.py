@@ -1,0 +1,116 @@
+"""What the training loop feeds the model: cached backbone features or augmented images.
+
+The loop never knows which mode it is in. It asks an input source for a training batch
+(augmented) or for evaluation chunks (plain), and hands the tensor to the model: an
+:class:`~rsdml.models.EmbeddingHead` over cached features in frozen mode, a full
+:class:`~rsdml.models.EmbeddingModel` over images when fine-tuning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+
+from rsdml.data import train_transform
+from rsdml.models import Backbone, extract_features
+
+
+class FeatureInputs:
+    """Frozen mode: pooled backbone features, one tensor per geometric view.
+
+    Extra views exist only for the images listed in ``augmented``; elsewhere the plain view
+    stands in, so a transductive unlabelled pool drawn from the test split is never augmented.
+    """
+
+    def __init__(self, views: dict[str, torch.Tensor], augmented: np.ndarray):
+        self.views = views
+        self.view_names = list(views)
+        self.has_views = torch.zeros(len(views["plain"]), dtype=torch.bool)
+        self.has_views[torch.as_tensor(augmented, dtype=torch.long)] = True
+
+    @classmethod
+    def build(
+        cls,
+        backbone: Backbone,
+        images: np.ndarray,
+        *,
+        files_key: str,
+        image_size: int,
+        views: tuple[str, ...],
+        augmented: np.ndarray,
+        device: str,
+        progress: bool | None,
+    ) -> FeatureInputs:
+        """Extract (or load from the feature cache) the plain features of every image and the
+        extra views of the ``augmented`` images."""
+        plain = extract_features(
+            backbone,
+            images,
+            device=device,
+            view="plain",
+            cache_parts=(files_key, "all", image_size),
+            progress=progress,
+        )
+        features = {"plain": plain}
+        subset_key = (files_key, "subset", image_size, np.asarray(augmented).tolist())
+        for view in views:
+            if view == "plain":
+                continue
+            extra = torch.zeros_like(plain)
+            extra[torch.as_tensor(augmented)] = extract_features(
+                backbone,
+                images[augmented],
+                device=device,
+                view=view,
+                cache_parts=subset_key,
+                progress=progress,
+            )
+            features[view] = extra
+        return cls(features, augmented)
+
+    @property
+    def feature_dim(self) -> int:
+        """Width of the backbone features."""
+        return int(self.views["plain"].shape[1])
+
+    def train_batch(self, indices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Features of ``indices``, each sample in one randomly drawn view."""
+        if len(self.view_names) == 1:
+            return self.views["plain"][indices]
+        choice = torch.randint(len(self.view_names), (len(indices),), generator=generator)
+        choice = torch.where(self.has_views[indices], choice, 0)
+        stacked = torch.stack([self.views[name][indices] for name in self.view_names])
+        return stacked[choice, torch.arange(len(indices))]
+
+    def eval_chunks(self, indices: np.ndarray, chunk: int = 4096) -> Iterator[torch.Tensor]:
+        """Plain features of ``indices`` in chunks."""
+        plain = self.views["plain"]
+        for start in range(0, len(indices), chunk):
+            yield plain[torch.as_tensor(indices[start : start + chunk])]
+
+
+class ImageInputs:
+    """Fine-tune mode: decoded uint8 images, augmented on the fly like the papers' code."""
+
+    def __init__(self, images: np.ndarray, image_size: int, chunk: int = 128):
+        self.images = images
+        self.transform = train_transform(image_size)
+        self.chunk = chunk
+
+    def _as_float(self, indices: np.ndarray | torch.Tensor) -> torch.Tensor:
+        batch = torch.from_numpy(np.ascontiguousarray(self.images[np.asarray(indices)]))
+        return batch.float().div_(255.0)
+
+    def train_batch(self, indices: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Augmented images of ``indices`` (the transform draws from torch's global generator,
+        which :func:`rsdml.runtime.seed_everything` seeds)."""
+        batch = self._as_float(indices)
+        return torch.stack([self.transform(image) for image in batch])
+
+    def eval_chunks(self, indices: np.ndarray, chunk: int | None = None) -> Iterator[torch.Tensor]:
+        """Plain images of ``indices`` in chunks."""
+        step = chunk or self.chunk
+        for start in range(0, len(indices), step):
+            yield self._as_float(indices[start : start + step])

@@ -1,0 +1,194 @@
+"""Decoding odd image files, the decoded-image cache, and the PyTorch dataset over arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import rsdml.data.images as images_module
+from rsdml.data import (
+    CorruptImageError,
+    ImageArrayDataset,
+    cached_images,
+    decode_images,
+    read_image,
+    train_transform,
+)
+
+
+def save(image: Image.Image, path: Path, **options) -> Path:
+    image.save(path, **options)
+    return path
+
+
+def constant(mode: str, value, size: int = 8) -> Image.Image:
+    return Image.new(mode, (size, size), value)
+
+
+def test_grayscale_palette_rgba_bilevel_become_rgb(tmp_path):
+    palette = Image.new("P", (8, 8), 1)
+    palette.putpalette([0, 0, 0, 200, 100, 50] + [0] * 762)
+    transparent = palette.copy()
+    transparent.info["transparency"] = 0
+    files = {
+        "gray.png": (save(constant("L", 77), tmp_path / "gray.png"), (77, 77, 77)),
+        "la.png": (save(constant("LA", (90, 10)), tmp_path / "la.png"), (90, 90, 90)),
+        "palette.png": (save(palette, tmp_path / "palette.png"), (200, 100, 50)),
+        "ptrans.png": (save(transparent, tmp_path / "ptrans.png"), (200, 100, 50)),
+        "rgba.png": (save(constant("RGBA", (10, 20, 30, 0)), tmp_path / "rgba.png"), (10, 20, 30)),
+        "bilevel.png": (save(constant("1", 1), tmp_path / "bilevel.png"), (255, 255, 255)),
+        "cmyk.tif": (save(constant("CMYK", (255, 0, 0, 0)), tmp_path / "cmyk.tif"), (0, 255, 255)),
+        "white.tif": (
+            save(constant("CMYK", (0, 0, 0, 0)), tmp_path / "white.tif"),
+            (255, 255, 255),
+        ),
+    }
+    for name, (path, rgb) in files.items():
+        array = read_image(path, 8)
+        assert array.shape == (8, 8, 3) and array.dtype == np.uint8, name
+        assert (array == np.array(rgb, np.uint8)).all(), name
+
+
+def test_cmyk_jpeg_decodes(tmp_path):
+    path = save(constant("CMYK", (0, 128, 255, 0), 16), tmp_path / "cmyk.jpg", quality=95)
+    array = read_image(path, 8)
+    assert array.shape == (8, 8, 3)
+    red, green, blue = array.reshape(-1, 3).mean(axis=0)
+    assert red > 200 and blue < 40 and 90 < green < 170  # no cyan, half magenta, full yellow
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_sixteen_bit_is_scaled_by_the_dtype_range(tmp_path, suffix):
+    values = np.array([[0, 257, 32768, 65535]] * 4, dtype=np.uint16)
+    path = tmp_path / f"deep{suffix}"
+    deep = Image.fromarray(values)
+    assert deep.mode == "I;16"
+    deep.save(path)
+    array = read_image(path, None)
+    expected = np.rint(values.astype(np.float64) * 255 / 65535).astype(np.uint8)  # 0, 1, 128, 255
+    np.testing.assert_array_equal(array[..., 0], expected)
+    np.testing.assert_array_equal(array[..., 0], array[..., 2])
+
+
+def test_float_and_32_bit_images(tmp_path):
+    unit = np.full((4, 4), 0.5, np.float32)
+    Image.fromarray(unit, mode="F").save(tmp_path / "unit.tif")
+    assert (read_image(tmp_path / "unit.tif")[..., 1] == 128).all()
+    wide = np.array([[-5, 0, 2**31 - 1, 2**31 - 1]] * 4, np.int32)
+    Image.fromarray(wide).save(tmp_path / "wide.tif")
+    np.testing.assert_array_equal(read_image(tmp_path / "wide.tif")[0, :, 0], [0, 0, 255, 255])
+
+
+def test_resize_is_plain_bilinear_of_the_whole_image(tmp_path):
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (30, 50, 3), dtype=np.uint8)
+    path = save(Image.fromarray(pixels), tmp_path / "wide.png")
+    expected = np.asarray(Image.fromarray(pixels).resize((16, 16), Image.Resampling.BILINEAR))
+    np.testing.assert_array_equal(read_image(path, 16), expected)
+    batch, skipped = decode_images([path, path], 16, workers=2)
+    assert batch.shape == (2, 3, 16, 16) and skipped == []
+    np.testing.assert_array_equal(batch[1], expected.transpose(2, 0, 1))
+
+
+@pytest.fixture
+def mixed_files(tmp_path, fakes):
+    rng = np.random.default_rng(1)
+    good = [fakes.write_image(tmp_path / f"good{i}.jpg", rng) for i in range(3)]
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(rng.integers(0, 256, 500, dtype=np.uint8).tobytes())
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    full = fakes.write_image(tmp_path / "full.jpg", rng, size=64).read_bytes()
+    truncated = tmp_path / "truncated.jpg"
+    truncated.write_bytes(full[: len(full) // 2])
+    missing = tmp_path / "missing.tif"
+    return [good[0], garbage, good[1], empty, truncated, missing, good[2]], good
+
+
+def test_unreadable_files_raise_with_the_path(mixed_files):
+    files, _ = mixed_files
+    for broken in files[1:2] + files[3:6]:
+        with pytest.raises(CorruptImageError) as error:
+            decode_images([files[0], broken], 8)
+        assert str(broken) in str(error.value) and error.value.path == broken
+        assert isinstance(error.value, OSError)
+
+
+def test_unreadable_files_can_be_skipped_and_reported(mixed_files):
+    files, good = mixed_files
+    array, skipped = decode_images(files, 8, on_error="skip")
+    assert skipped == [files[1], files[3], files[4], files[5]]
+    expected = np.stack([read_image(path, 8).transpose(2, 0, 1) for path in good])
+    np.testing.assert_array_equal(array, expected)
+
+
+def test_cache_is_reused_and_invalidated(tmp_path, fakes, monkeypatch, isolated_cache):
+    rng = np.random.default_rng(2)
+    files = [fakes.write_image(tmp_path / f"img{i}.png", rng, size=12) for i in range(4)]
+    first, skipped = cached_images(files, 8)
+    assert skipped == [] and first.shape == (4, 3, 8, 8)
+    assert len(list((isolated_cache / "images").glob("*.npy"))) == 1
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again although cached")
+
+    monkeypatch.setattr(images_module, "decode_images", no_decoding)
+    again, _ = cached_images(files, 8)
+    np.testing.assert_array_equal(again, first)
+    mapped, _ = cached_images(files, 8, mmap=True)
+    assert isinstance(mapped, np.memmap)
+    np.testing.assert_array_equal(mapped, first)
+    monkeypatch.undo()
+    monkeypatch.setenv("RSDML_CACHE", str(isolated_cache))
+    monkeypatch.setenv("RSDML_PROGRESS", "0")
+
+    other_size, _ = cached_images(files, 4)
+    assert other_size.shape == (4, 3, 4, 4)
+    fakes.write_image(files[0], np.random.default_rng(99), size=12)  # edit a file
+    changed, _ = cached_images(files, 8)
+    assert not np.array_equal(changed[0], first[0])
+    np.testing.assert_array_equal(changed[1:], first[1:])
+
+
+def test_cache_remembers_skipped_files(mixed_files, monkeypatch):
+    files, good = mixed_files
+    array, skipped = cached_images(files, 8, on_error="skip")
+    monkeypatch.setattr(images_module, "decode_images", None)  # any decoding would fail
+    again, skipped_again = cached_images(files, 8, on_error="skip")
+    assert skipped_again == skipped and len(again) == len(good)
+    np.testing.assert_array_equal(again, array)
+
+
+def test_image_array_dataset():
+    images = np.arange(2 * 3 * 4 * 4, dtype=np.uint8).reshape(2, 3, 4, 4)
+    dataset = ImageArrayDataset(images, [5, 6], indices=[10, 11], transform=lambda x: x * 2)
+    assert len(dataset) == 2
+    image, label, index = dataset[1]
+    assert image.dtype == torch.float32 and image.shape == (3, 4, 4)
+    torch.testing.assert_close(image, torch.from_numpy(images[1]).float() / 255 * 2)
+    assert (label, index) == (6, 11)
+    assert dataset[0][2] == 10 and ImageArrayDataset(images, [0, 1])[1][2] == 1
+    with pytest.raises(ValueError, match="same length"):
+        ImageArrayDataset(images, [1, 2, 3])
+
+
+def test_train_transform_is_seeded_and_keeps_shape():
+    transform = train_transform(16)
+    image = torch.rand(3, 16, 16, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(5)
+    first = transform(image)
+    torch.manual_seed(5)
+    second = transform(image)
+    torch.testing.assert_close(first, second)
+    assert first.shape == (3, 16, 16) and float(first.min()) >= 0 and float(first.max()) <= 1
+    outputs = []
+    for seed in range(8):
+        torch.manual_seed(seed)
+        outputs.append(transform(image))
+    assert any(not torch.allclose(out, image) for out in outputs)
+    assert train_transform(8)(image).shape == (3, 8, 8)
+    assert transform(image.unsqueeze(0).repeat(4, 1, 1, 1)).shape == (4, 3, 16, 16)

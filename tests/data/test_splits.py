@@ -1,0 +1,139 @@
+"""The papers' split protocol, re-derived independently, and labelled subsets."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rsdml.data import SceneList, Split, labelled_subset, make_split, split_counts
+
+
+def scene_list(counts: dict[str, int], seed: int = 0) -> SceneList:
+    """A scene list of fake paths (no files needed), names in a scrambled creation order."""
+    rng = np.random.default_rng(seed)
+    files, labels = [], []
+    for label, (name, count) in enumerate(sorted(counts.items())):
+        names = [f"{name}_{i}.jpg" for i in rng.permutation(count)]
+        files += sorted((Path("/data") / name / n for n in names), key=lambda p: p.name)
+        labels += [label] * count
+    return SceneList("fake", Path("/data"), tuple(files), np.asarray(labels), tuple(sorted(counts)))
+
+
+def reference_split(scenes: SceneList) -> dict[str, list[str]]:
+    """The released code's loop, transcribed: global random.seed(42) per class, literal cuts."""
+    parts: dict[str, list[str]] = {"train": [], "val": [], "test": []}
+    for label in range(len(scenes.classes)):
+        paths = sorted(
+            str(p) for p, y in zip(scenes.files, scenes.labels, strict=True) if y == label
+        )
+        random.seed(42)
+        random.shuffle(paths)
+        parts["train"] += paths[: int(0.7 * len(paths))]
+        parts["val"] += paths[int(0.7 * len(paths)) : int(0.8 * len(paths))]
+        parts["test"] += paths[int(0.8 * len(paths)) :]
+    return parts
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [
+        (100, (70, 10, 20)),
+        (700, (489, 71, 140)),
+        (330, (230, 34, 66)),
+        (800, (560, 80, 160)),
+        (7, (4, 1, 2)),
+    ],
+)
+def test_floor_cuts(count, expected):
+    # Hand-computed: int(0.7*700) = 489 because 0.7*700 = 489.99999999999994; int(0.8*700) = 560.
+    assert split_counts(count) == expected
+
+
+def test_matches_the_released_code_exactly():
+    scenes = scene_list({"a": 100, "b": 700, "c": 330, "d": 37})
+    state = random.getstate()
+    split = make_split(scenes)
+    assert random.getstate() == state  # the global generator is left alone
+    reference = reference_split(scenes)
+    for part in ("train", "val", "test"):
+        assert [str(scenes.files[i]) for i in getattr(split, part)] == reference[part]
+
+
+def test_parts_are_disjoint_cover_everything_and_are_deterministic():
+    scenes = scene_list({"a": 50, "b": 60, "c": 45})
+    split = make_split(scenes, seed=7)
+    everything = np.concatenate([split.train, split.val, split.test])
+    assert sorted(everything.tolist()) == list(range(len(scenes)))
+    assert make_split(scenes, seed=7) == split
+    assert make_split(scenes, seed=8) != split
+    assert split.train.dtype == np.int64
+
+
+def test_fractions_that_do_not_sum_to_one_leave_a_remainder():
+    scenes = scene_list({"a": 100, "b": 100})
+    split = make_split(scenes, (0.5, 0.1, 0.1))
+    assert (len(split.train), len(split.val), len(split.test)) == (100, 20, 20)
+    hr = make_split(scenes, (0.2, 0.0, 0.8))  # the HR-S2DML protocol
+    assert (len(hr.train), len(hr.val), len(hr.test)) == (40, 0, 160)
+    with pytest.raises(ValueError, match="sum to at most 1"):
+        make_split(scenes, (0.7, 0.2, 0.2))
+    with pytest.raises(ValueError, match=r"\(train, val, test\)"):
+        make_split(scenes, (0.7, 0.3))
+
+
+def test_round_trip_through_json():
+    scenes = scene_list({"a": 30, "b": 20})
+    split = make_split(scenes, seed=3)
+    restored = Split.from_dict(json.loads(json.dumps(split.to_dict())))
+    assert restored == split
+    assert restored.fractions == (0.7, 0.1, 0.2) and restored.seed == 3
+    assert "re-seeded per class" in restored.protocol
+
+
+def test_summary_counts_per_class():
+    scenes = scene_list({"x": 100, "y": 10})
+    summary = make_split(scenes).summary(scenes.labels, scenes.classes)
+    assert summary == {
+        "classes": 2,
+        "train": 77,
+        "val": 11,
+        "test": 22,
+        "per_class": {
+            "x": {"train": 70, "val": 10, "test": 20},
+            "y": {"train": 7, "val": 1, "test": 2},
+        },
+    }
+
+
+def test_labelled_subset_per_class_nested_and_deterministic():
+    scenes = scene_list({"a": 100, "b": 40, "c": 3})
+    train = make_split(scenes).train
+    labelled, unlabelled = labelled_subset(train, scenes.labels, 0.2, seed=1)
+    counts = {c: int(np.sum(scenes.labels[labelled] == c)) for c in range(3)}
+    assert counts == {0: 14, 1: 5, 2: 1}  # int(0.2*70), int(0.2*28), at least one of 2
+    assert sorted(np.concatenate([labelled, unlabelled]).tolist()) == sorted(train.tolist())
+    assert not set(labelled) & set(unlabelled)
+    again, _ = labelled_subset(train, scenes.labels, 0.2, seed=1)
+    assert np.array_equal(again, labelled)
+    smaller, _ = labelled_subset(train, scenes.labels, 0.1, seed=1)
+    assert set(smaller) <= set(labelled)
+    other, _ = labelled_subset(train, scenes.labels, 0.2, seed=2)
+    assert not np.array_equal(other, labelled)
+
+
+def test_labelled_subset_on_positions_with_aligned_labels():
+    # The training engine passes positions 0..N-1 with the train labels themselves.
+    labels = np.repeat([0, 1], [10, 20])
+    labelled, unlabelled = labelled_subset(np.arange(30), labels, 0.5)
+    assert np.bincount(labels[labelled]).tolist() == [5, 10]
+    assert len(unlabelled) == 15
+    all_of_it, none = labelled_subset(np.arange(30), labels, 1.0)
+    assert len(all_of_it) == 30 and len(none) == 0
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        labelled_subset(np.arange(30), labels, 0.0)
+    with pytest.raises(ValueError, match="indexable"):
+        labelled_subset(np.arange(31), labels, 0.5)

@@ -1,0 +1,90 @@
+"""Tests for evaluate_embeddings, the one-call summary in rsdml/evaluate/__init__.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rsdml.evaluate import (
+    METRIC_NAMES,
+    clustering_scores,
+    evaluate_embeddings,
+    knn_accuracy,
+    retrieval_scores,
+)
+
+
+def class_clusters(seed: int, rows: int, num_classes: int = 4, dim: int = 16, noise: float = 0.6):
+    rng = np.random.default_rng(seed)
+    centres = np.random.default_rng(99).normal(size=(num_classes, dim))
+    labels = rng.integers(0, num_classes, size=rows)
+    return centres[labels] + noise * rng.normal(size=(rows, dim)), labels
+
+
+def test_returns_every_metric_as_a_float_consistent_with_the_parts():
+    query, query_labels = class_clusters(0, 60)
+    database, database_labels = class_clusters(1, 150)
+    scores = evaluate_embeddings(
+        query, query_labels, database, database_labels, device="cpu", n_init=2
+    )
+    assert tuple(scores) == METRIC_NAMES
+    assert all(isinstance(value, float) and 0.0 <= value <= 1.0 for value in scores.values())
+    parts = {
+        **knn_accuracy(query, query_labels, database, database_labels, device="cpu"),
+        **clustering_scores(query, query_labels, seed=0, n_init=2),
+        **retrieval_scores(query, query_labels, database, database_labels, device="cpu"),
+    }
+    assert scores == {name: pytest.approx(parts[name], abs=1e-12) for name in METRIC_NAMES}
+    assert scores["knn@10"] > 0.8 and scores["map@20"] > 0.6  # the classes are separable
+
+
+def test_clustering_on_the_database_uses_the_database_labels():
+    query, query_labels = class_clusters(2, 40)
+    database, database_labels = class_clusters(3, 90)
+    scores = evaluate_embeddings(
+        torch.from_numpy(query),
+        torch.from_numpy(query_labels),
+        torch.from_numpy(database),
+        torch.from_numpy(database_labels),
+        device="cpu",
+        clustering_on="database",
+        seed=5,
+        n_init=2,
+    )
+    expected = clustering_scores(database, database_labels, seed=5, n_init=2)
+    assert {name: scores[name] for name in ("acc", "nmi", "ari")} == pytest.approx(expected)
+
+
+def test_noisy_database_labels_lower_knn_but_not_clustering():
+    query, query_labels = class_clusters(4, 50)
+    database, database_labels = class_clusters(5, 120)
+    noisy = database_labels.copy()
+    noisy[::2] = (noisy[::2] + 1) % 4
+    clean = evaluate_embeddings(
+        query, query_labels, database, database_labels, device="cpu", n_init=2
+    )
+    corrupted = evaluate_embeddings(query, query_labels, database, noisy, device="cpu", n_init=2)
+    assert corrupted["knn@1"] < clean["knn@1"] and corrupted["map"] < clean["map"]
+    assert corrupted["acc"] == clean["acc"]  # clustering uses the query labels only
+
+
+def test_unknown_clustering_target_is_rejected():
+    with pytest.raises(ValueError, match="clustering_on"):
+        evaluate_embeddings(np.ones((2, 2)), [0, 1], np.ones((2, 2)), [0, 1], clustering_on="train")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_gpu_and_cpu_agree():
+    query, query_labels = class_clusters(6, 70)
+    database, database_labels = class_clusters(7, 160)
+    on_cpu = evaluate_embeddings(query, query_labels, database, database_labels, device="cpu")
+    on_gpu = evaluate_embeddings(
+        torch.from_numpy(query).cuda(),
+        query_labels,
+        torch.from_numpy(database).cuda(),
+        database_labels,
+        device="cuda",
+        chunk_size=16,
+    )
+    assert on_gpu == {name: pytest.approx(value, abs=1e-6) for name, value in on_cpu.items()}

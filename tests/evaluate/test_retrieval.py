@@ -1,0 +1,282 @@
+"""Tests for retrieval metrics against brute-force loops, scikit-learn and pytorch-metric-learning."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import average_precision_score
+
+from rsdml.evaluate.retrieval import (
+    RankedHits,
+    _rank_keys,
+    average_precision,
+    precision_recall_curve,
+    ranked_hits_chunks,
+    recall_levels,
+    retrieval_scores,
+)
+
+KS = (1, 3, 5, 10, 20, 500)
+
+
+def unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def brute_force_rankings(query, query_labels, database, database_labels):
+    """Per query: the relevance list in rank order (-similarity, then database index)."""
+    similarities = unit(np.asarray(query, float)) @ unit(np.asarray(database, float)).T
+    rankings = []
+    for i, row in enumerate(similarities):
+        order = sorted(range(len(row)), key=lambda j, row=row: (-row[j], j))
+        rankings.append([bool(database_labels[j] == query_labels[i]) for j in order])
+    return rankings
+
+
+def brute_force_scores(relevance_lists, ks):
+    """mAP, MAP@K (normalised by min(K, R)) and P@K with explicit loops."""
+    totals = {"map": 0.0, **{f"map@{k}": 0.0 for k in ks}, **{f"p@{k}": 0.0 for k in ks}}
+    for relevant in relevance_lists:
+        n, r = len(relevant), sum(relevant)
+        hits, precisions = 0, []
+        for rank, is_relevant in enumerate(relevant, start=1):
+            hits += is_relevant
+            precisions.append(hits / rank)
+        if r:
+            totals["map"] += sum(p for p, x in zip(precisions, relevant, strict=True) if x) / r
+        for k in ks:
+            cut = min(k, n)
+            if r:
+                kept = sum(precisions[j] for j in range(cut) if relevant[j])
+                totals[f"map@{k}"] += kept / min(cut, r)
+            totals[f"p@{k}"] += sum(relevant[:cut]) / cut
+    return {name: value / len(relevance_lists) for name, value in totals.items()}
+
+
+def brute_force_curve(relevance_lists, levels):
+    curve = np.zeros(len(levels))
+    for relevant in relevance_lists:
+        r = sum(relevant)
+        if not r:
+            continue
+        hits, points = 0, []
+        for rank, is_relevant in enumerate(relevant, start=1):
+            hits += is_relevant
+            points.append((hits / r, hits / rank))
+        for i, level in enumerate(levels):
+            curve[i] += max((p for rec, p in points if rec >= level - 1e-9), default=0.0)
+    return curve / len(relevance_lists)
+
+
+@pytest.fixture
+def random_problem():
+    """Random data where query class 9 is absent from the database (R = 0 for its queries)."""
+    rng = np.random.default_rng(0)
+    database = rng.normal(size=(70, 6))
+    query = rng.normal(size=(40, 6))
+    database_labels = rng.integers(0, 4, size=70)
+    query_labels = rng.integers(0, 4, size=40)
+    query_labels[:3] = 9
+    return query, query_labels, database, database_labels
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 7])
+def test_scores_match_brute_force_loops(random_problem, chunk_size):
+    expected = brute_force_scores(brute_force_rankings(*random_problem), KS)
+    scores = retrieval_scores(*random_problem, KS, device="cpu", chunk_size=chunk_size)
+    assert scores.keys() == expected.keys()
+    for name, value in expected.items():
+        assert scores[name] == pytest.approx(value, abs=1e-12), name
+        assert isinstance(scores[name], float)
+
+
+def test_full_map_matches_sklearn_average_precision(random_problem):
+    query, query_labels, database, database_labels = random_problem
+    similarities = unit(query) @ unit(database).T
+    per_query = []
+    for i in range(len(query)):
+        relevant = database_labels == query_labels[i]
+        # Documented convention: no relevant item -> AP 0 (scikit-learn warns instead).
+        per_query.append(
+            average_precision_score(relevant, similarities[i]) if relevant.any() else 0
+        )
+    scores = retrieval_scores(*random_problem, ks=(), device="cpu")
+    assert scores == {"map": pytest.approx(np.mean(per_query), abs=1e-12)}
+
+
+def test_ties_are_ranked_by_database_index():
+    # One-hot embeddings: every similarity is exactly 0 or 1, so ranks come from the tie rule.
+    eye = np.eye(3)
+    database_labels = np.array([0, 1, 0, 0, 1, 1, 0, 2])
+    database = eye[[0, 0, 1, 0, 2, 0, 1, 2]]
+    query, query_labels = eye[[0, 1, 2]], np.array([0, 0, 1])
+    expected = brute_force_scores(
+        brute_force_rankings(query, query_labels, database, database_labels), KS
+    )
+    scores = retrieval_scores(query, query_labels, database, database_labels, KS, device="cpu")
+    for name, value in expected.items():
+        assert scores[name] == pytest.approx(value, abs=1e-12), name
+    # Query 0 ranks items 0, 1, 3, 5 (similarity 1) first: relevant, not, relevant, not.
+    _, hits = next(iter(ranked_hits_chunks(query, query_labels, database, database_labels)))
+    assert hits.ranks[hits.rows == 0].sort().values[:2].tolist() == [0, 2]
+
+
+def test_duplicated_database_rows_tie_and_are_ranked_by_index():
+    # Random data plus exact copies of some database rows (class 3): their similarities tie
+    # exactly, and the ranking must follow the index rule of the brute-force loops.
+    rng = np.random.default_rng(11)
+    database = rng.normal(size=(50, 5))
+    database[40:] = database[[3, 3, 7, 8, 8, 8, 20, 21, 30, 31]]
+    database_labels = rng.integers(0, 3, size=50)
+    database_labels[[3, 7, 8, 20, 21, 30, 31, *range(40, 50)]] = 3  # ties only matter for class 3
+    query = np.concatenate([database[[3, 8, 21]], rng.normal(size=(12, 5))])
+    query_labels = np.array([3, 0, 3, 1, 3, 2, 0, 1, 2, 3, 0, 1, 2, 3, 0])
+    problem = (query, query_labels, database, database_labels)
+    expected = brute_force_scores(brute_force_rankings(*problem), KS)
+    scores = retrieval_scores(*problem, KS, device="cpu", chunk_size=4)
+    for name, value in expected.items():
+        assert scores[name] == pytest.approx(value, abs=1e-12), name
+
+
+def test_rank_keys_order_by_similarity_then_index():
+    # Negative values, both zeros and repeated values: the keys must sort exactly like
+    # (-similarity, index).
+    similarities = torch.tensor([[-0.5, -0.0, 0.0, 0.25, -0.25, 0.25, -1.0, 1.0]])
+    keys = _rank_keys(similarities.clone())
+    order = torch.argsort(keys[0], descending=True).tolist()
+    expected = sorted(range(8), key=lambda j: (-similarities[0, j].item(), j))
+    assert order == expected == [7, 3, 5, 1, 2, 4, 0, 6]
+
+
+def test_hand_computed_average_precision():
+    relevance = torch.tensor([[1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 1, 1, 1, 1]], dtype=torch.bool)
+    torch.testing.assert_close(
+        average_precision(relevance),
+        torch.tensor(
+            [(1 + 2 / 3) / 2, 0.0, (1 / 2 + 2 / 3 + 3 / 4 + 4 / 5) / 4], dtype=torch.float64
+        ),
+    )
+    # AP@2 divides by min(2, R): 1/2 for the first row (one hit of two possible).
+    torch.testing.assert_close(
+        average_precision(relevance, 2), torch.tensor([0.5, 0.0, 0.25], dtype=torch.float64)
+    )
+    # A cut-off beyond the list is capped at the list length.
+    torch.testing.assert_close(average_precision(relevance, 50), average_precision(relevance))
+    hits = RankedHits.from_relevance(relevance)
+    torch.testing.assert_close(
+        hits.precision_at(2), torch.tensor([0.5, 0.0, 0.5], dtype=torch.float64)
+    )
+
+
+def test_perfect_and_worst_rankings():
+    # Two well separated classes: every metric of a perfect ranking is 1 where it can be.
+    database = np.array([[1.0, 0.0]] * 3 + [[0.0, 1.0]] * 5)
+    database_labels = np.array([0] * 3 + [1] * 5)
+    query, query_labels = np.array([[1.0, 0.01], [0.01, 1.0]]), np.array([0, 1])
+    scores = retrieval_scores(
+        query, query_labels, database, database_labels, (2, 3, 5), device="cpu"
+    )
+    assert scores["map"] == 1.0 and scores["map@2"] == 1.0 and scores["map@5"] == 1.0
+    # P@5: query 0 has only 3 relevant items -> 3/5; query 1 -> 5/5.
+    assert scores["p@5"] == pytest.approx((3 / 5 + 1) / 2)
+    # Labels swapped: every relevant item is ranked after every irrelevant one.
+    swapped = retrieval_scores(query, [1, 0], database, database_labels, (3,), device="cpu")
+    assert swapped["map@3"] == 0.0 and swapped["p@3"] == 0.0
+    assert swapped["map"] == pytest.approx(
+        (np.mean([1 / 4, 2 / 5, 3 / 6, 4 / 7, 5 / 8]) + np.mean([1 / 6, 2 / 7, 3 / 8])) / 2
+    )
+
+
+def test_k_larger_than_database_and_absent_class():
+    database = np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]])
+    scores = retrieval_scores(
+        [[1.0, 0.1], [0.5, 0.5]], [0, 5], database, [0, 1, 0], (100,), device="cpu"
+    )
+    # Query 0: ranking [0 (rel), 2 (rel), 1] -> P@3 = 2/3, AP@3 = 1, AP = 1.
+    # Query 1: class 5 is absent from the database -> 0 everywhere.
+    assert scores == {"map": 0.5, "map@100": 0.5, "p@100": pytest.approx(1 / 3)}
+
+
+def test_labels_as_torch_lists_and_numpy_agree(random_problem):
+    query, query_labels, database, database_labels = random_problem
+    reference = retrieval_scores(*random_problem, device="cpu")
+    from_torch = retrieval_scores(
+        torch.from_numpy(query),
+        torch.from_numpy(query_labels),
+        torch.from_numpy(database).float(),
+        database_labels.tolist(),
+        device="cpu",
+    )
+    for name, value in reference.items():
+        assert from_torch[name] == pytest.approx(value, abs=1e-6)
+
+
+@pytest.mark.parametrize("points", [11, [0.0, 0.25, 0.3, 0.9, 1.0]])
+def test_precision_recall_curve_matches_brute_force(random_problem, points):
+    levels = recall_levels(points)
+    expected = brute_force_curve(brute_force_rankings(*random_problem), levels)
+    recall, precision = precision_recall_curve(*random_problem, points, device="cpu", chunk_size=6)
+    np.testing.assert_array_equal(recall, levels)
+    np.testing.assert_allclose(precision, expected, rtol=0, atol=1e-12)
+    assert np.all(np.diff(precision) <= 1e-15)  # interpolated precision never increases
+
+
+def test_precision_recall_curve_exact_recall_levels():
+    # R = 10 relevant items at ranks 1..3 then 11..17: recall 0.3 is reached at rank 3 exactly
+    # (3/10 must count as reaching the level 0.30000000000000004 of linspace).
+    relevance = torch.zeros(1, 20, dtype=torch.bool)
+    relevance[0, [0, 1, 2, *range(10, 17)]] = True
+    curve = RankedHits.from_relevance(relevance).interpolated_precision(
+        torch.as_tensor(recall_levels(11))
+    )
+    assert curve[0, 3].item() == 1.0
+    # Beyond recall 0.3 the best precision is the last one, 10/17 (interpolation looks ahead).
+    assert curve[0, 4:].tolist() == pytest.approx([10 / 17] * 7)
+
+
+def test_recall_levels_validation():
+    np.testing.assert_allclose(recall_levels(3), [0.0, 0.5, 1.0])
+    with pytest.raises(ValueError, match="at least 2"):
+        recall_levels(1)
+    with pytest.raises(ValueError, match="increase"):
+        recall_levels([0.5, 0.2])
+
+
+def test_cross_check_with_pytorch_metric_learning(random_problem):
+    accuracy_calculator = pytest.importorskip("pytorch_metric_learning.utils.accuracy_calculator")
+    inference = pytest.importorskip("pytorch_metric_learning.utils.inference")
+    distances = pytest.importorskip("pytorch_metric_learning.distances")
+    query, query_labels, database, database_labels = random_problem
+    # pytorch-metric-learning drops queries whose class is absent from the reference set.
+    keep = np.isin(query_labels, database_labels)
+    query, query_labels = query[keep], query_labels[keep]
+    calculator = accuracy_calculator.AccuracyCalculator(
+        include=("precision_at_1", "mean_average_precision_at_r", "mean_average_precision"),
+        k=None,
+        knn_func=inference.CustomKNN(distances.CosineSimilarity()),
+    )
+    reference = calculator.get_accuracy(
+        torch.from_numpy(query).float(),
+        torch.from_numpy(query_labels),
+        torch.from_numpy(database).float(),
+        torch.from_numpy(database_labels),
+        ref_includes_query=False,
+    )
+    scores = retrieval_scores(query, query_labels, database, database_labels, (1,), device="cpu")
+    assert scores["p@1"] == pytest.approx(reference["precision_at_1"], abs=1e-9)
+    assert scores["map"] == pytest.approx(reference["mean_average_precision"], abs=1e-9)
+    # MAP@R: our AP@K with the per-query cut-off K = R.
+    at_r = []
+    for _, hits in ranked_hits_chunks(query, query_labels, database, database_labels):
+        at_r.append(hits.average_precision(hits.total))
+    assert torch.cat(at_r).mean().item() == pytest.approx(
+        reference["mean_average_precision_at_r"], abs=1e-9
+    )
+
+
+def test_bad_cutoffs_raise():
+    with pytest.raises(ValueError, match="positive"):
+        retrieval_scores(np.ones((2, 2)), [0, 1], np.ones((3, 2)), [0, 1, 1], ks=(0,))
+    with pytest.raises(ValueError, match="at least 1"):
+        average_precision(torch.ones(1, 3, dtype=torch.bool), 0)

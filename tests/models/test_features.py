@@ -1,0 +1,217 @@
+"""Frozen-backbone feature extraction: geometric views, disk cache, batching and device handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from rsdml.models import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    VIEWS,
+    Backbone,
+    EmbeddingHead,
+    apply_view,
+    create_backbone,
+    extract_features,
+    feature_cache_path,
+)
+
+SIZE = 4
+
+
+class CountingFlatten(nn.Module):
+    """An identity-like trunk: flattens the normalised image and counts the images it saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images_seen = 0
+        self.modes: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.images_seen += x.shape[0]
+        self.modes.append(self.training)
+        return x.flatten(1)
+
+
+def _fake_backbone(weights_id: str = "fake-1") -> Backbone:
+    return Backbone("fake", CountingFlatten(), 3 * SIZE * SIZE, weights_id)
+
+
+def _images(count: int = 5, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (count, 3, SIZE, SIZE), dtype=np.uint8)
+
+
+def _normalised(images: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(images).double() / 255
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float64).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("RSDML_PROGRESS", "0")
+
+
+def test_views_on_a_hand_made_image():
+    image = torch.tensor([[1, 2], [3, 4]])
+    expected = {
+        "plain": [[1, 2], [3, 4]],
+        "hflip": [[2, 1], [4, 3]],
+        "vflip": [[3, 4], [1, 2]],
+        "rot90": [[2, 4], [1, 3]],  # counter-clockwise
+        "rot180": [[4, 3], [2, 1]],
+        "rot270": [[3, 1], [4, 2]],
+        "transpose": [[1, 3], [2, 4]],
+    }
+    assert set(expected) == set(VIEWS)
+    for view, values in expected.items():
+        assert apply_view(image, view).tolist() == values, view
+    with pytest.raises(ValueError, match="rot90"):
+        apply_view(image, "shear")
+
+
+def test_extracted_views_are_the_geometric_transforms():
+    images = _images()
+    reference = {
+        "plain": lambda x: x,
+        "hflip": lambda x: torch.flip(x, dims=[3]),
+        "vflip": lambda x: torch.flip(x, dims=[2]),
+        "rot90": lambda x: torch.rot90(x, 1, dims=[2, 3]),
+        "rot180": lambda x: torch.rot90(x, 2, dims=[2, 3]),
+        "rot270": lambda x: torch.rot90(x, 3, dims=[2, 3]),
+        "transpose": lambda x: x.permute(0, 1, 3, 2),
+    }
+    outputs = {}
+    for view in VIEWS:
+        features = extract_features(_fake_backbone(), images, view=view, batch_size=2)
+        assert features.dtype == torch.float32 and features.device.type == "cpu"
+        expected = reference[view](_normalised(images)).flatten(1).float()
+        torch.testing.assert_close(features, expected, atol=1e-5, rtol=1e-5)
+        outputs[view] = features
+    for i, first in enumerate(VIEWS):
+        for second in VIEWS[i + 1 :]:
+            assert not torch.allclose(outputs[first], outputs[second]), (first, second)
+
+
+def test_cache_hit_returns_identical_features_without_recomputing(tmp_path):
+    images = _images()
+    backbone = _fake_backbone()
+    parts = ("filelist-abc", "train", SIZE)
+    first = extract_features(backbone, images, cache_parts=parts)
+    assert backbone.trunk.images_seen == len(images)
+    path = feature_cache_path(backbone, images.shape, "plain", parts)
+    assert path.is_file() and path.parent == tmp_path / "cache" / "features"
+    mtime = path.stat().st_mtime_ns
+
+    second = extract_features(backbone, images, cache_parts=parts)
+    assert backbone.trunk.images_seen == len(images)  # nothing recomputed
+    assert torch.equal(first, second)
+    assert path.stat().st_mtime_ns == mtime
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary leftovers
+
+    # a fresh backbone object with the same name and weights shares the cache
+    other_object = _fake_backbone()
+    assert torch.equal(extract_features(other_object, images, cache_parts=parts), first)
+    assert other_object.trunk.images_seen == 0
+
+
+def test_cache_key_covers_view_parts_weights_and_shape():
+    images = _images()
+    backbone = _fake_backbone()
+    parts = ("filelist-abc", "train", SIZE)
+    base = feature_cache_path(backbone, images.shape, "plain", parts)
+    variants = [
+        feature_cache_path(backbone, images.shape, "hflip", parts),
+        feature_cache_path(backbone, images.shape, "plain", ("filelist-abc", "test", SIZE)),
+        feature_cache_path(_fake_backbone("fake-2"), images.shape, "plain", parts),
+        feature_cache_path(backbone, (4, 3, SIZE, SIZE), "plain", parts),
+    ]
+    assert len({base, *variants}) == 5
+
+    extract_features(backbone, images, cache_parts=parts)
+    flipped = extract_features(backbone, images, cache_parts=parts, view="hflip")
+    assert backbone.trunk.images_seen == 2 * len(images)  # the new view was computed
+    assert len(list(base.parent.glob("*.pt"))) == 2
+    assert not torch.equal(flipped, extract_features(backbone, images, cache_parts=parts))
+
+
+def test_without_cache_parts_nothing_is_written(tmp_path):
+    backbone = _fake_backbone()
+    extract_features(backbone, _images())
+    extract_features(backbone, _images())
+    assert backbone.trunk.images_seen == 10
+    assert not (tmp_path / "cache" / "features").exists()
+
+
+def test_damaged_cache_file_is_recomputed():
+    images = _images()
+    backbone = _fake_backbone()
+    parts = ("damaged",)
+    path = feature_cache_path(backbone, images.shape, "plain", parts)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"truncated")
+    with pytest.warns(UserWarning, match="unreadable feature cache"):
+        features = extract_features(backbone, images, cache_parts=parts)
+    assert backbone.trunk.images_seen == len(images)
+    assert torch.equal(torch.load(path, weights_only=True)["features"], features)
+
+
+def test_batching_does_not_change_the_result_and_mode_is_restored():
+    images = _images(7)
+    backbone = _fake_backbone().train()
+    in_batches = extract_features(backbone, images, batch_size=3)
+    at_once = extract_features(backbone, images, batch_size=64)
+    assert torch.equal(in_batches, at_once)
+    assert backbone.trunk.modes == [False] * 4  # 3 + 1 batches, all in eval mode
+    assert backbone.training  # restored
+
+
+def test_memory_mapped_and_tensor_inputs(tmp_path):
+    images = _images()
+    np.save(tmp_path / "images.npy", images)
+    mapped = np.load(tmp_path / "images.npy", mmap_mode="r")
+    expected = extract_features(_fake_backbone(), images)
+    torch.testing.assert_close(extract_features(_fake_backbone(), mapped), expected)
+    torch.testing.assert_close(
+        extract_features(_fake_backbone(), torch.from_numpy(images)), expected
+    )
+
+
+def test_bad_inputs_are_refused_with_the_fix():
+    backbone = _fake_backbone()
+    with pytest.raises(TypeError, match="uint8"):
+        extract_features(backbone, _images().astype(np.float32) / 255)
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        extract_features(backbone, _images()[:, :1])
+    with pytest.raises(ValueError, match="unknown view"):
+        extract_features(backbone, _images(), view="rot45")
+    with pytest.raises(ValueError, match="batch_size"):
+        extract_features(backbone, _images(), batch_size=0)
+
+
+def test_real_backbone_features_match_its_forward_and_train_a_head():
+    torch.manual_seed(0)
+    backbone = create_backbone("efficientnet_lite0", pretrained=False)
+    images = np.random.default_rng(1).integers(0, 256, (3, 3, 32, 32), dtype=np.uint8)
+    features = extract_features(backbone, images, batch_size=2)
+    assert features.shape == (3, 1280)
+    assert backbone.training  # mode restored
+    with torch.no_grad():
+        expected = backbone.eval()(torch.from_numpy(images).float() / 255)
+    torch.testing.assert_close(features, expected, atol=1e-4, rtol=1e-4)
+    # the returned tensor is an ordinary tensor that autograd can use (not an inference tensor)
+    assert not features.is_inference()
+    head = EmbeddingHead(1280, dim=8)
+    head(features).embedding.sum().backward()
+    assert head.linear.weight.grad is not None
+
+
+def test_progress_bar_counts_images(capsys):
+    extract_features(_fake_backbone(), _images(), progress=True)
+    assert "img/s" in capsys.readouterr().err

@@ -1,0 +1,424 @@
+"""Tests of rsdml.plots on tiny synthetic arrays: files, plotted data, print readability."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.image import AxesImage  # noqa: E402
+from matplotlib.legend import Legend  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
+
+from rsdml import plots  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PDF_MAGIC = b"%PDF-"
+
+
+@pytest.fixture(autouse=True)
+def _close_figures() -> Iterator[None]:
+    yield
+    plt.close("all")
+
+
+def _blobs(num_classes: int, per_class: int, dim: int = 8, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(num_classes, dim)) * 2
+    points = np.concatenate([c + rng.normal(size=(per_class, dim)) for c in centres])
+    labels = np.repeat(np.arange(num_classes), per_class)
+    return points.astype(np.float32), labels
+
+
+def _images(count: int, size: int = 8, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (count, 3, size, size), dtype=np.uint8)
+
+
+def _class_names(count: int) -> list[str]:
+    return [f"class_{i:02d}" for i in range(count)]
+
+
+def _assert_readable(fig: Figure) -> None:
+    """Every visible, non-empty text of the drawn figure is at least 8 pt."""
+    fig.canvas.draw()
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+    assert texts
+    small = [(t.get_text(), t.get_fontsize()) for t in texts if t.get_fontsize() < 8]
+    assert not small
+
+
+def _assert_legend_outside(fig: Figure) -> None:
+    """No legend of the figure overlaps the data area of any axes."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legends = [artist for artist in fig.findobj(Legend)]
+    assert legends
+    for legend in legends:
+        box = legend.get_window_extent(renderer)
+        for ax in fig.axes:
+            if ax.get_label() == "<colorbar>":
+                continue
+            assert not box.overlaps(ax.get_window_extent(renderer)), legend
+
+
+# --------------------------------------------------------------------------- saving and style
+
+
+def test_save_figure_writes_png_and_pdf(tmp_path: Path) -> None:
+    fig = plots.plot_rank_over_training({"a": [1.0, 2.0, 3.0]})
+    paths = plots.save_figure(fig, tmp_path / "new" / "rank_eta0.5")
+    assert paths == [tmp_path / "new" / "rank_eta0.5.png", tmp_path / "new" / "rank_eta0.5.pdf"]
+    assert paths[0].read_bytes().startswith(PNG_MAGIC)
+    assert paths[1].read_bytes().startswith(PDF_MAGIC)
+    assert paths[1].read_bytes().rstrip().endswith(b"%%EOF")
+    assert plt.fignum_exists(fig.number)  # the caller closes it
+    # Saving again (suffix given) is byte-identical and leaves no temporary files.
+    again = plots.save_figure(fig, tmp_path / "new" / "rank_eta0.5.png")
+    assert again == paths
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [
+        "rank_eta0.5.pdf",
+        "rank_eta0.5.png",
+    ]
+
+
+def test_save_figure_png_size_follows_dpi(tmp_path: Path) -> None:
+    fig = plt.figure(figsize=(2.0, 1.0))
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    ax.imshow(np.zeros((10, 20)), aspect="auto")
+    ax.set_axis_off()
+    png = plots.save_figure(fig, tmp_path / "full")[0].read_bytes()
+    width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    # A full-bleed image: the tight box is the figure plus the padding on each side.
+    pad = 2 * plots.STYLE["savefig.pad_inches"] * plots.PNG_DPI
+    assert width == pytest.approx(2.0 * plots.PNG_DPI + pad, abs=2)
+    assert height == pytest.approx(1.0 * plots.PNG_DPI + pad, abs=2)
+
+
+def test_use_style_sets_print_fonts() -> None:
+    with matplotlib.rc_context():
+        plots.use_style()
+        assert matplotlib.rcParams["font.size"] == plots.FONT_SIZE
+        assert matplotlib.rcParams["savefig.dpi"] == plots.PNG_DPI
+        assert matplotlib.rcParams["pdf.fonttype"] == 42
+
+
+# --------------------------------------------------------------------------- colours
+
+
+def _lab(hex_colours: list[str]) -> np.ndarray:
+    """CIELAB by scikit-image, independent of the module's own conversion."""
+    from skimage.color import rgb2lab
+
+    rgb = np.array([matplotlib.colors.to_rgb(c) for c in hex_colours])
+    return rgb2lab(rgb[None])[0]
+
+
+def test_categorical_colors_are_distinct_and_stable() -> None:
+    colours = plots.categorical_colors(45)
+    assert len(colours) == len(set(colours)) == 45
+    assert colours[:6] == ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9"]
+    assert plots.categorical_colors(12) == colours[:12]
+    assert plots.categorical_colors(0) == []
+    lab = _lab(colours)
+    distances = np.linalg.norm(lab[:, None] - lab[None], axis=-1)
+    np.fill_diagonal(distances, np.inf)
+    assert distances.min() > 10  # CIELAB units; about 2.3 is a just-noticeable difference
+    assert ((lab[:, 0] >= 29) & (lab[:, 0] <= 81)).all()  # visible on white, not black
+
+
+def test_palette_lab_conversion_matches_skimage() -> None:
+    colours = ["#000000", "#ffffff", "#0072B2", "#D55E00", "#808080"]
+    rgb = np.array([matplotlib.colors.to_rgb(c) for c in colours])
+    ours = plots._linear_to_lab(plots._srgb_to_linear(rgb))
+    np.testing.assert_allclose(ours, _lab(colours), atol=0.05)
+
+
+def test_markers_vary_beyond_ten_classes() -> None:
+    assert set(plots.categorical_markers(10)) == {"o"}
+    markers = plots.categorical_markers(45)
+    pairs = set(zip(plots.categorical_colors(45), markers, strict=True))
+    assert len(pairs) == 45 and len(set(markers)) > 4
+    assert markers[0] != markers[1]
+
+
+# --------------------------------------------------------------------------- projections
+
+
+def test_project_2d_tsne_shape_determinism_and_oracle() -> None:
+    torch = pytest.importorskip("torch")
+    from sklearn.manifold import TSNE
+    from threadpoolctl import threadpool_limits
+
+    points, _ = _blobs(3, 10)
+    first = plots.project_2d(points, "tsne", seed=3)
+    assert first.shape == (30, 2) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, plots.project_2d(torch.from_numpy(points), "tsne", seed=3))
+    with threadpool_limits(limits=1):
+        expected = TSNE(
+            init="pca", learning_rate="auto", perplexity=29 / 3, random_state=3
+        ).fit_transform(points)
+    np.testing.assert_allclose(first, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_project_2d_tiny_input_caps_perplexity() -> None:
+    points, _ = _blobs(2, 2)
+    assert plots.project_2d(points, "tsne", seed=0).shape == (4, 2)
+
+
+@pytest.mark.parametrize(
+    ("data", "method", "message"),
+    [
+        (np.zeros((10, 3)), "pca", "unknown projection"),
+        (np.zeros(10), "tsne", "2-D"),
+        (np.zeros((3, 4)), "tsne", "at least 4"),
+        (np.full((6, 2), np.nan), "tsne", "NaN"),
+    ],
+)
+def test_project_2d_rejects_bad_input(data: np.ndarray, method: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        plots.project_2d(data, method)
+
+
+@pytest.mark.slow
+def test_project_2d_umap_runs_on_tiny_data() -> None:
+    # Slow only because numba compiles UMAP on first use in each process (about 20 s).
+    points, labels = _blobs(3, 8)
+    projected = plots.project_2d(points, "umap", seed=0)
+    assert projected.shape == (24, 2) and np.isfinite(projected).all()
+    fig = plots.plot_projections(points, labels, _class_names(3), seed=0)
+    assert [ax.get_title() for ax in fig.axes] == ["t-SNE", "UMAP"]
+
+
+# --------------------------------------------------------------------------- embedding plots
+
+
+def test_plot_embedding_2d_draws_classes_and_noisy_marks() -> None:
+    points, labels = _blobs(4, 5, dim=2)
+    noisy = np.zeros(20, dtype=bool)
+    noisy[[1, 7, 12]] = True
+    ax = plots.plot_embedding_2d(points, labels, list("abcd"), noisy=noisy, title="t-SNE")
+    collections = [c for c in ax.collections if isinstance(c, PathCollection)]
+    assert len(collections) == 5  # one per class, then the noisy crosses
+    for index, collection in enumerate(collections[:4]):
+        np.testing.assert_allclose(collection.get_offsets(), points[labels == index])
+        assert matplotlib.colors.to_hex(collection.get_facecolor()[0]) == (
+            plots.categorical_colors(4)[index].lower()
+        )
+    np.testing.assert_allclose(collections[4].get_offsets(), points[noisy])
+    legend_texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend_texts == ["a", "b", "c", "d", "noisy label"]
+    _assert_readable(ax.figure)
+    _assert_legend_outside(ax.figure)
+
+
+def test_plot_embedding_2d_many_classes_keep_legend_outside() -> None:
+    points, labels = _blobs(45, 3, dim=2)
+    names = [f"very_long_class_name_{i}" for i in range(45)]
+    ax = plots.plot_embedding_2d(points, labels, names)
+    assert len(ax.get_legend().get_texts()) == 45
+    assert ax.get_legend().get_texts()[0].get_text() == "very long class name 0"
+    _assert_readable(ax.figure)
+    _assert_legend_outside(ax.figure)
+
+
+def test_plot_embedding_2d_into_given_axes_without_legend() -> None:
+    fig, ax = plt.subplots()
+    points, labels = _blobs(2, 3, dim=2)
+    assert plots.plot_embedding_2d(points, labels, ["a", "b"], ax=ax, legend=False) is ax
+    assert ax.get_legend() is None
+    with pytest.raises(ValueError, match="index into the 2 class"):
+        plots.plot_embedding_2d(points, labels + 1, ["a", "b"], ax=ax)
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        plots.plot_embedding_2d(np.zeros((6, 3)), labels, ["a", "b"], ax=ax)
+
+
+def test_plot_projections_side_by_side_with_shared_legend(tmp_path: Path) -> None:
+    points, labels = _blobs(12, 3)
+    noisy = np.arange(36) % 5 == 0
+    fig = plots.plot_projections(
+        points, labels, _class_names(12), noisy=noisy, methods=("tsne", "tsne"), seed=1
+    )
+    assert [ax.get_title() for ax in fig.axes] == ["t-SNE", "t-SNE"]
+    np.testing.assert_allclose(
+        fig.axes[0].collections[0].get_offsets(), fig.axes[1].collections[0].get_offsets()
+    )
+    assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == 13
+    _assert_readable(fig)
+    _assert_legend_outside(fig)
+    assert fig.get_figwidth() == pytest.approx(plots.DOUBLE_COLUMN)
+
+
+# --------------------------------------------------------------------------- line plots
+
+
+def _line_data(fig: Figure) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    ax = fig.axes[0]
+    return {line.get_label(): (line.get_xdata(), line.get_ydata()) for line in ax.get_lines()}
+
+
+def test_plot_singular_values_normalises_sorts_and_reports_effective_rank() -> None:
+    fig = plots.plot_singular_values({"lambda 0": [1.0, 3.0], "lambda 1": [2.0, 2.0, 0.0]})
+    lines = _line_data(fig)
+    # [3, 1]: p = (3/4, 1/4), effective rank exp(-(3/4 ln 3/4 + 1/4 ln 1/4)) = 1.75...
+    erank = math.exp(-(0.75 * math.log(0.75) + 0.25 * math.log(0.25)))
+    first = f"lambda 0 (eff. rank {erank:.1f})"
+    assert set(lines) == {first, "lambda 1 (eff. rank 2.0)"}
+    np.testing.assert_allclose(lines[first][1], [1.0, 1 / 3])
+    np.testing.assert_array_equal(lines[first][0], [1, 2])
+    # The zero singular value cannot sit on the log axis.
+    np.testing.assert_allclose(lines["lambda 1 (eff. rank 2.0)"][1], [1.0, 1.0])
+    assert fig.axes[0].get_yscale() == "log"
+    raw = _line_data(plots.plot_singular_values({"x": [1.0, 4.0]}, normalise=False))
+    np.testing.assert_allclose(next(iter(raw.values()))[1], [4.0, 1.0])
+    with pytest.raises(ValueError, match="non-negative"):
+        plots.plot_singular_values({"x": [-1.0]})
+
+
+def test_plot_rank_over_training_epochs() -> None:
+    fig = plots.plot_rank_over_training({"a": [5.0, 6.0, 7.0], "b": [1.0, 2.0]}, first_epoch=0)
+    lines = _line_data(fig)
+    np.testing.assert_array_equal(lines["a"][0], [0, 1, 2])
+    np.testing.assert_array_equal(lines["b"][1], [1.0, 2.0])
+    assert fig.axes[0].get_ylabel() == "effective rank"
+    math_label = plots.plot_rank_over_training({"$\\lambda_1$ = 1": [1.0]})
+    assert list(_line_data(math_label)) == ["$\\lambda_1$ = 1"]  # mathtext is not "prettified"
+    assert fig.axes[0].get_xlabel() == "epoch"
+
+
+def test_plot_learning_curves_in_percent() -> None:
+    fig = plots.plot_learning_curves({"snca_mb": [0.5, 0.75], "dcnn": [0.25, 0.5]})
+    lines = _line_data(fig)
+    np.testing.assert_allclose(lines["snca mb"][1], [50.0, 75.0])
+    np.testing.assert_array_equal(lines["dcnn"][0], [1, 2])
+    assert fig.axes[0].get_ylabel() == "kNN@10 (%)"
+    loss = plots.plot_learning_curves({"a": [3.0, 2.0]}, metric="loss")
+    np.testing.assert_allclose(_line_data(loss)["a"][1], [3.0, 2.0])
+    with pytest.raises(ValueError, match="fractions, not percent"):
+        plots.plot_learning_curves({"a": [93.5]})
+
+
+def test_plot_pr_curves_data_and_errors() -> None:
+    recall = np.linspace(0, 1, 11)
+    fig = plots.plot_pr_curves({"nsl": (recall, 1 - recall / 2)})
+    np.testing.assert_allclose(_line_data(fig)["nsl"][1], 1 - recall / 2)
+    assert fig.axes[0].get_xlabel() == "recall"
+    with pytest.raises(ValueError, match="11 points but precision 3"):
+        plots.plot_pr_curves({"nsl": (recall, [1.0, 0.5, 0.2])})
+    with pytest.raises(ValueError, match="no curves"):
+        plots.plot_pr_curves({})
+
+
+@pytest.mark.parametrize("count", [2, 9])
+def test_line_plots_readable_with_legend_outside(count: int) -> None:
+    curves = {f"method {i}": list(np.linspace(0.1, 0.9, 30) ** (i + 1)) for i in range(count)}
+    fig = plots.plot_learning_curves(curves, title="validation")
+    assert len(fig.legends) == 1 and len(fig.legends[0].get_texts()) == count
+    styles = {(line.get_color(), line.get_linestyle()) for line in fig.axes[0].get_lines()}
+    assert len(styles) == count
+    _assert_readable(fig)
+    _assert_legend_outside(fig)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def test_plot_retrieval_gallery_frames() -> None:
+    results = _images(4)
+    correct = np.array([True, False, True, False])
+    fig = plots.plot_retrieval_gallery(
+        _images(1)[0], results, correct, titles=["beach", "river", "beach", "golf_course"]
+    )
+    query, *ranked = fig.axes
+    assert query.get_title() == "query"
+    np.testing.assert_array_equal(query.images[0].get_array(), np.moveaxis(_images(1)[0], 0, -1))
+    assert [ax.get_title() for ax in ranked] == ["1 ✓", "2 ✗", "3 ✓", "4 ✗"]
+    for ax, right, image in zip(ranked, correct, results, strict=True):
+        expected = plots.CORRECT_COLOUR if right else plots.WRONG_COLOUR
+        for spine in ax.spines.values():
+            assert matplotlib.colors.to_hex(spine.get_edgecolor()) == expected.lower()
+        np.testing.assert_array_equal(ax.images[0].get_array(), np.moveaxis(image, 0, -1))
+    assert ranked[3].get_xlabel().replace("\n", "") == "golf course"
+    _assert_readable(fig)
+    with pytest.raises(ValueError, match="4 result images but 3"):
+        plots.plot_retrieval_gallery(_images(1)[0], results, correct[:3])
+
+
+def test_gallery_captions_wrap_to_tile_width() -> None:
+    wrapped = plots._wrap("mediumresidential parking lot", 0.6)
+    lines = wrapped.split("\n")
+    assert len(lines) > 1
+    assert all(plots._text_width_in(line) <= 0.6 for line in lines)
+    assert wrapped.replace("-\n", "").replace("\n", " ") == "mediumresidential parking lot"
+
+
+def test_plot_class_examples_picks_and_layout() -> None:
+    images = _images(11)
+    labels = np.array([0, 0, 0, 1, 1, 2, 2, 2, 2, 2, 2])
+    fig = plots.plot_class_examples(images, labels, ["a", "b", "c_d"], per_class=3, seed=None)
+    shown = [ax.images[0].get_array() for ax in fig.get_axes() if ax.images]
+    # seed=None shows each class's first images; class b has only two.
+    expected = [images[i] for i in (0, 1, 2, 3, 4, 5, 6, 7)]
+    assert len(shown) == len(expected)
+    for got, want in zip(shown, expected, strict=True):
+        np.testing.assert_array_equal(got, np.moveaxis(want, 0, -1))
+    titles = [sub._suptitle.get_text() for sub in fig.subfigs if sub._suptitle is not None]
+    assert titles == ["a", "b", "c d"]
+    _assert_readable(fig)
+    seeded = plots.plot_class_examples(images, labels, ["a", "b", "c"], per_class=3, seed=0)
+    again = plots.plot_class_examples(images, labels, ["a", "b", "c"], per_class=3, seed=0)
+    for one, two in zip(seeded.get_axes(), again.get_axes(), strict=True):
+        if one.images:
+            np.testing.assert_array_equal(one.images[0].get_array(), two.images[0].get_array())
+
+
+def test_plot_class_examples_many_classes_fit_the_page() -> None:
+    labels = np.repeat(np.arange(45), 2)
+    fig = plots.plot_class_examples(_images(90, size=4), labels, _class_names(45), per_class=1)
+    assert fig.get_figwidth() == pytest.approx(plots.DOUBLE_COLUMN)
+    assert 4 < fig.get_figheight() < 8
+    _assert_readable(fig)
+
+
+def test_plot_transition_matrix_values() -> None:
+    matrix = np.array([[0.6, 0.4, 0.0], [0.0, 0.95, 0.05], [0.25, 0.0, 0.75]])
+    fig = plots.plot_transition_matrix(matrix, ["a", "b", "c"], title="pairflip")
+    ax = fig.axes[0]
+    image = next(a for a in ax.get_children() if isinstance(a, AxesImage))
+    np.testing.assert_allclose(image.get_array(), matrix)
+    cells = sorted(t.get_text() for t in ax.texts)
+    assert cells == sorted(["60", "40", "95", "5.0", "25", "75"])  # zeros stay blank
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+    _assert_readable(fig)
+    big = plots.plot_transition_matrix(np.eye(45), _class_names(45))
+    assert not big.axes[0].texts  # cells too small for 8-pt text
+    _assert_readable(big)
+    with pytest.raises(ValueError, match=r"\(2, 2\)"):
+        plots.plot_transition_matrix(matrix, ["a", "b"])
+
+
+def test_every_plot_saves_valid_files(tmp_path: Path) -> None:
+    points, labels = _blobs(3, 4, dim=2)
+    figures = {
+        "embedding": plots.plot_embedding_2d(points, labels, list("abc")).figure,
+        "spectrum": plots.plot_singular_values({"a": [3.0, 2.0, 1.0]}),
+        "rank": plots.plot_rank_over_training({"a": [1.0, 2.0]}),
+        "pr": plots.plot_pr_curves({"a": ([0.0, 1.0], [1.0, 0.5])}),
+        "learning": plots.plot_learning_curves({"a": [0.5, 0.6]}),
+        "gallery": plots.plot_retrieval_gallery(_images(1)[0], _images(3), [True, False, True]),
+        "examples": plots.plot_class_examples(_images(12), labels, list("abc"), per_class=2),
+        "transition": plots.plot_transition_matrix(np.eye(3), list("abc")),
+    }
+    for name, fig in figures.items():
+        png, pdf = plots.save_figure(fig, tmp_path / name)
+        assert png.read_bytes().startswith(PNG_MAGIC), name
+        assert pdf.read_bytes().startswith(PDF_MAGIC), name
+        assert png.stat().st_size > 1000 and pdf.stat().st_size > 1000, name

@@ -1,0 +1,134 @@
+"""The training engine on tiny synthetic data: every method learns, runs resume, errors are clear."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rsdml.losses import available
+from rsdml.train import RunFolderConflict, TrainConfig, Trainer, TrainingDiverged, fit
+
+TINY = {"num_classes": 5, "images_per_class": 24, "image_size": 48}
+
+
+def tiny_config(method: str = "nsl", **overrides) -> TrainConfig:
+    """A run that takes a few seconds: 5 synthetic classes, 64 px, frozen EfficientNet-Lite0."""
+    values = {
+        "method": method,
+        "dataset": "synthetic",
+        "dataset_options": TINY,
+        "image_size": 64,
+        "epochs": 8,
+        "batch_size": 32,
+        "progress": False,
+    }
+    if method == "hr_s2dml":
+        values["label_fraction"] = 0.5
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """One cache for the whole module run (features are shared between tests, never the user's)."""
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.mark.parametrize("method", available())
+def test_every_method_beats_the_untrained_embedding(method):
+    metrics = fit(tiny_config(method, epochs=12))
+    assert metrics["test"]["knn@10"] > metrics["untrained"]["knn@10"], metrics["history"][-1]
+    assert len(metrics["history"]) == 12
+    assert 1 <= metrics["best_epoch"] <= 12
+    assert all(0.0 <= value <= 1.0 for value in metrics["test"].values())
+
+
+def test_same_seed_gives_same_numbers():
+    first = fit(tiny_config("snca_ce_mb", epochs=3))
+    second = fit(tiny_config("snca_ce_mb", epochs=3))
+    assert first["test"] == second["test"]
+    assert [r["loss"] for r in first["history"]] == [r["loss"] for r in second["history"]]
+
+
+def test_run_folder_contents(tmp_path):
+    out = tmp_path / "run"
+    metrics = fit(tiny_config("trnsl", epochs=6, noise="uniform", noise_rate=0.3), out=out)
+    for name in (
+        "config.json",
+        "split.json",
+        "history.json",
+        "last.pt",
+        "best.pt",
+        "embeddings.npz",
+    ):
+        assert (out / name).exists(), name
+    stored = json.loads((out / "metrics.json").read_text())
+    assert stored["test"] == pytest.approx(metrics["test"])
+    assert set(stored) >= {"config", "val", "test", "history", "untrained", "noise"}
+    assert 0.15 < stored["noise"]["realised_rate"] < 0.45
+    # trnsl prunes in a 6-epoch run and records how many samples it kept
+    assert any("kept_fraction" in record for record in stored["history"])
+
+
+def test_finished_run_is_returned_without_training(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    metrics = fit(tiny_config(epochs=2), out=out)
+    monkeypatch.setattr(Trainer, "_setup", lambda self: pytest.fail("trained again"))
+    assert fit(tiny_config(epochs=2), out=out)["test"] == metrics["test"]
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    reference = fit(tiny_config("snca_mb", epochs=5), out=tmp_path / "reference")
+
+    original = Trainer._train_epoch
+
+    def interrupt_at_third(self, epoch, stream):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        return original(self, epoch, stream)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", interrupt_at_third)
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_config("snca_mb", epochs=5), out=tmp_path / "resumed")
+    assert len(json.loads((tmp_path / "resumed" / "history.json").read_text())) == 2
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    resumed = fit(tiny_config("snca_mb", epochs=5), out=tmp_path / "resumed")
+    assert resumed["test"] == reference["test"]
+    assert [r["loss"] for r in resumed["history"]] == [r["loss"] for r in reference["history"]]
+
+
+def test_a_different_configuration_refuses_the_folder(tmp_path):
+    fit(tiny_config(epochs=1), out=tmp_path / "run")
+    with pytest.raises(RunFolderConflict, match="different configuration"):
+        fit(tiny_config(epochs=2), out=tmp_path / "run")
+
+
+def test_non_finite_loss_stops_with_a_clear_message():
+    with pytest.raises(TrainingDiverged, match="lower the learning rate"):
+        fit(tiny_config("ce", lr=1e30, epochs=3))
+
+
+def test_semi_supervised_method_needs_unlabelled_images():
+    with pytest.raises(ValueError, match="label-fraction"):
+        fit(tiny_config("hr_s2dml", label_fraction=None))
+
+
+def test_unknown_method_lists_the_available_ones():
+    with pytest.raises(ValueError, match="available: .*nsl"):
+        fit(tiny_config("no_such_loss"))
+
+
+def test_label_fraction_restricts_the_labelled_images():
+    metrics = fit(tiny_config("arcface", label_fraction=0.25, epochs=2))
+    split = metrics["split"]
+    assert split["train"] > 0
+    # the database of a semi-supervised run is its labelled part only (labels it was given)
+    assert metrics["config"]["label_fraction"] == 0.25
+
+
+def test_config_validation_names_the_field():
+    with pytest.raises(ValueError, match="noise must be one of"):
+        TrainConfig(noise="gaussian").resolved()
+    with pytest.raises(ValueError, match="unknown training option"):
+        TrainConfig.from_dict({"methd": "nsl"})
