@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from rsdml.metric_names import METRIC_NAMES
 from rsdml.storage import atomic_write_text
 
 __all__ = [
@@ -39,27 +40,8 @@ __all__ = [
     "write_tables",
 ]
 
-#: The study's metric names, in the order tables show them (same as ``rsdml.evaluate.METRIC_NAMES``;
-#: repeated here so that building a table does not import torch).
-METRIC_ORDER: tuple[str, ...] = (
-    "knn@1",
-    "knn@5",
-    "knn@10",
-    "acc",
-    "nmi",
-    "ari",
-    "map",
-    "map@5",
-    "map@10",
-    "map@20",
-    "map@50",
-    "map@100",
-    "p@5",
-    "p@10",
-    "p@20",
-    "p@50",
-    "p@100",
-)
+#: The study's metric names, in the order tables show them.
+METRIC_ORDER: tuple[str, ...] = METRIC_NAMES
 
 #: Columns of a summary frame that identify a row rather than measure something.
 KEY_COLUMNS: tuple[str, ...] = ("method", "setting", "n_seeds")

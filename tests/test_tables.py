@@ -132,12 +132,14 @@ def test_metric_labels() -> None:
     assert metric_label("loss") == "loss"
 
 
-def test_metric_order_matches_evaluate() -> None:
-    try:
-        from rsdml.evaluate import METRIC_NAMES
-    except Exception as error:  # the evaluate room may be mid-edit; this is a cross-check only
-        pytest.skip(f"rsdml.evaluate not importable: {error}")
-    assert tuple(METRIC_NAMES) == METRIC_ORDER
+def test_tables_do_not_import_torch() -> None:
+    """Formatting a table must stay cheap: no torch import behind rsdml.tables."""
+    import subprocess
+    import sys
+
+    code = "import sys, rsdml.tables; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_markdown_long_layout_cells_and_bold_best() -> None:

@@ -30,28 +30,7 @@ from rsdml.evaluate.retrieval import (
     retrieval_scores,
 )
 from rsdml.evaluate.search import DEFAULT_MEMORY_MB, ArrayLike, top_k
-
-KNN_KS = (1, 5, 10)
-RETRIEVAL_KS = (5, 10, 20, 50, 100)
-METRIC_NAMES = (
-    "knn@1",
-    "knn@5",
-    "knn@10",
-    "acc",
-    "nmi",
-    "ari",
-    "map",
-    "map@5",
-    "map@10",
-    "map@20",
-    "map@50",
-    "map@100",
-    "p@5",
-    "p@10",
-    "p@20",
-    "p@50",
-    "p@100",
-)
+from rsdml.metric_names import KNN_KS, METRIC_NAMES, RETRIEVAL_KS
 
 __all__ = [
     "DEFAULT_MEMORY_MB",

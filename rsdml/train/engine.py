@@ -392,17 +392,24 @@ class Trainer:
                 self.folder.write_history(self.history)
         return self._finish(untrained)
 
+    def _database_labels(self) -> np.ndarray:
+        """Labels of the evaluation database: the archive's clean labels by default, or the
+        (noisy) labels the learner was given."""
+        data = self.data
+        return (
+            data.database_clean if self.config.database_labels == "clean" else data.database_given
+        )
+
     def _evaluate_current(self) -> dict[str, float]:
         """Test metrics of the model as it stands (before training: the untrained embedding)."""
         data = self.data
-        database = _embed(self.model, self.inputs, data.train, self.device)
+        database = _embed(self.model, self.inputs, data.split.train, self.device)
         test = _embed(self.model, self.inputs, data.split.test, self.device)
-        labels = data.train_clean if self.config.database_labels == "clean" else data.train_labels
         return evaluate_embeddings(
             test.embedding,
             data.scenes.labels[data.split.test],
             database.embedding,
-            labels,
+            self._database_labels(),
             seed=self.config.seed,
             device=self.device,
         )
@@ -412,10 +419,10 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state["model"])
             self.loss.load_state_dict(self.best_state["loss"])
-        train = _embed(self.model, self.inputs, data.train, self.device)
+        train = _embed(self.model, self.inputs, data.split.train, self.device)
         val = _embed(self.model, self.inputs, data.split.val, self.device)
         test = _embed(self.model, self.inputs, data.split.test, self.device)
-        database_labels = data.train_clean if cfg.database_labels == "clean" else data.train_labels
+        database_labels = self._database_labels()
         test_labels = data.scenes.labels[data.split.test]
         val_labels = data.scenes.labels[data.split.val]
         metrics = {
@@ -463,11 +470,12 @@ class Trainer:
                 train=train.embedding.numpy(),
                 val=val.embedding.numpy(),
                 test=test.embedding.numpy(),
-                train_index=data.train,
+                train_index=data.split.train,
                 val_index=data.split.val,
                 test_index=data.split.test,
-                train_labels=data.train_labels,
-                train_clean=data.train_clean,
+                train_labels=data.database_given,
+                train_clean=data.database_clean,
+                labelled_index=data.train,
                 val_labels=val_labels,
                 test_labels=test_labels,
             )

@@ -33,7 +33,15 @@ DATASETS_WITH_NOISE_TABLES = ("aid", "nwpu_resisc45")
 
 @dataclass
 class RunData:
-    """The data of one run; all index arrays are global positions in ``scenes``."""
+    """The data of one run; all index arrays are global positions in ``scenes``.
+
+    ``train`` / ``train_labels`` are what the loss learns from (the labelled part of the train
+    split, with the possibly noisy labels it was given). Evaluation uses the whole train split as
+    the retrieval and kNN database, with the archive's clean labels (``database_clean``) unless
+    the run asks for the labels the learner was given (``database_given``): unlabelled images
+    and corrupted labels never reach the loss, but a database image's true class is what a
+    user of the archive would call a correct match.
+    """
 
     scenes: SceneList
     split: Split
@@ -44,6 +52,8 @@ class RunData:
     train_clean: np.ndarray
     unlabelled: np.ndarray
     noise: NoisyLabels | None
+    database_clean: np.ndarray
+    database_given: np.ndarray
 
     @property
     def num_classes(self) -> int:
@@ -128,4 +138,6 @@ def prepare_data(
         train_clean=clean[positions],
         unlabelled=unlabelled,
         noise=noise,
+        database_clean=clean,
+        database_given=np.asarray(given),
     )

@@ -34,8 +34,8 @@ def brute_force_rankings(query, query_labels, database, database_labels):
     return rankings
 
 
-def brute_force_scores(relevance_lists, ks):
-    """mAP, MAP@K (normalised by min(K, R)) and P@K with explicit loops."""
+def brute_force_scores(relevance_lists, ks, normalisation="retrieved"):
+    """mAP, MAP@K (normalised by the hits in the top K, or by min(K, R)) and P@K with loops."""
     totals = {"map": 0.0, **{f"map@{k}": 0.0 for k in ks}, **{f"p@{k}": 0.0 for k in ks}}
     for relevant in relevance_lists:
         n, r = len(relevant), sum(relevant)
@@ -49,7 +49,9 @@ def brute_force_scores(relevance_lists, ks):
             cut = min(k, n)
             if r:
                 kept = sum(precisions[j] for j in range(cut) if relevant[j])
-                totals[f"map@{k}"] += kept / min(cut, r)
+                found = sum(relevant[:cut])
+                denominator = found if normalisation == "retrieved" else min(cut, r)
+                totals[f"map@{k}"] += kept / denominator if denominator else 0.0
             totals[f"p@{k}"] += sum(relevant[:cut]) / cut
     return {name: value / len(relevance_lists) for name, value in totals.items()}
 
@@ -82,9 +84,12 @@ def random_problem():
 
 
 @pytest.mark.parametrize("chunk_size", [None, 1, 7])
-def test_scores_match_brute_force_loops(random_problem, chunk_size):
-    expected = brute_force_scores(brute_force_rankings(*random_problem), KS)
-    scores = retrieval_scores(*random_problem, KS, device="cpu", chunk_size=chunk_size)
+@pytest.mark.parametrize("normalisation", ["retrieved", "possible"])
+def test_scores_match_brute_force_loops(random_problem, chunk_size, normalisation):
+    expected = brute_force_scores(brute_force_rankings(*random_problem), KS, normalisation)
+    scores = retrieval_scores(
+        *random_problem, KS, device="cpu", chunk_size=chunk_size, map_normalisation=normalisation
+    )
     assert scores.keys() == expected.keys()
     for name, value in expected.items():
         assert scores[name] == pytest.approx(value, abs=1e-12), name
@@ -157,9 +162,15 @@ def test_hand_computed_average_precision():
             [(1 + 2 / 3) / 2, 0.0, (1 / 2 + 2 / 3 + 3 / 4 + 4 / 5) / 4], dtype=torch.float64
         ),
     )
-    # AP@2 divides by min(2, R): 1/2 for the first row (one hit of two possible).
+    # AP@2 divides by the hits within the top 2: 1 for the first row (its only hit is first),
+    # 1/2 for the third (one hit, at rank 2).
     torch.testing.assert_close(
-        average_precision(relevance, 2), torch.tensor([0.5, 0.0, 0.25], dtype=torch.float64)
+        average_precision(relevance, 2), torch.tensor([1.0, 0.0, 0.5], dtype=torch.float64)
+    )
+    # ... or by min(2, R): 1/2 for the first row (one hit of two possible).
+    torch.testing.assert_close(
+        average_precision(relevance, 2, "possible"),
+        torch.tensor([0.5, 0.0, 0.25], dtype=torch.float64),
     )
     # A cut-off beyond the list is capped at the list length.
     torch.testing.assert_close(average_precision(relevance, 50), average_precision(relevance))
@@ -269,7 +280,7 @@ def test_cross_check_with_pytorch_metric_learning(random_problem):
     # MAP@R: our AP@K with the per-query cut-off K = R.
     at_r = []
     for _, hits in ranked_hits_chunks(query, query_labels, database, database_labels):
-        at_r.append(hits.average_precision(hits.total))
+        at_r.append(hits.average_precision(hits.total, "possible"))
     assert torch.cat(at_r).mean().item() == pytest.approx(
         reference["mean_average_precision_at_r"], abs=1e-9
     )
