@@ -85,7 +85,8 @@ for label, run in (("best", by_map[-1]), ("worst", by_map[0])):
         gallery.results,
         gallery.correct,
         titles=gallery.titles,
-        query_title=f"{run.method}: {gallery.query_title}",
+        query_title=gallery.query_title,
     )
+    figure.suptitle(f"{run.method} ({label} mAP@20 of this setting)", y=1.08)
     save_figure(figure, figures / f"retrieval_{label}")
 figure

@@ -201,6 +201,9 @@ def execute_notebook(
         progress_bar=False,
         cwd=str(output.parent),
         start_timeout=180,
+        # The kernel's own start-up and shutdown chatter (transport warnings) would interleave
+        # with the study's progress bar; cell errors still reach the notebook and cell.json.
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
     )
 
 

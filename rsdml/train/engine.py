@@ -160,6 +160,7 @@ class Trainer:
             )
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         trainable += [p for p in self.loss.parameters() if p.requires_grad]
+        self.trainable = trainable
         self.optimizer = torch.optim.SGD(
             trainable,
             lr=cfg.lr,
@@ -285,6 +286,8 @@ class Trainer:
                 )
             self.optimizer.zero_grad(set_to_none=True)
             value.backward()
+            if cfg.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(self.trainable, cfg.max_grad_norm)
             self.optimizer.step()
             if self.momentum_encoder is not None:
                 self.momentum_encoder.update(self.model)
