@@ -19,8 +19,8 @@
 # that the study's noisy settings applied to the training labels.
 
 # %% tags=["parameters"]
-study_dir = "runs/quick"
-figures_dir = "runs/quick/figures"
+study_dir = "../runs/quick"
+figures_dir = "../runs/quick/figures"
 dataset = None  # None: the study's dataset
 root = None
 per_class = 5

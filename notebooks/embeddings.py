@@ -19,8 +19,8 @@
 # keeps them inside their true class's cluster.
 
 # %% tags=["parameters"]
-study_dir = "runs/quick"
-figures_dir = "runs/quick/figures"
+study_dir = "../runs/quick"
+figures_dir = "../runs/quick/figures"
 clean_setting = "clean"
 noisy_setting = "uniform-0.4"
 clean_methods = ["nsl", "snca_ce_mb", "srl"]

@@ -21,8 +21,8 @@
 # over the unlabelled pool and of the embeddings; the final singular values are in `metrics.json`.
 
 # %% tags=["parameters"]
-study_dir = "runs/quick"
-figures_dir = "runs/quick/figures"
+study_dir = "../runs/quick"
+figures_dir = "../runs/quick/figures"
 baseline = "arcface"
 method = "hr_s2dml"
 seed = 0

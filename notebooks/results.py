@@ -18,8 +18,8 @@
 # result tables and figures into `figures_dir`. Nothing is trained here.
 
 # %% tags=["parameters"]
-study_dir = "runs/quick"
-figures_dir = "runs/quick/figures"
+study_dir = "../runs/quick"
+figures_dir = "../runs/quick/figures"
 main_setting = "clean"
 seed = 0
 

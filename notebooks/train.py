@@ -43,7 +43,7 @@ views = ["plain"]
 unlabelled_pool = "train"
 loss_params = {}
 device = "auto"
-out_dir = "runs/notebook/train"
+out_dir = "../runs/notebook/train"
 
 # %%
 import json

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from rsdml.tables import (
-    METRIC_ORDER,
     latex_table,
     markdown_table,
     metric_label,

@@ -132,3 +132,17 @@ def test_config_validation_names_the_field():
         TrainConfig(noise="gaussian").resolved()
     with pytest.raises(ValueError, match="unknown training option"):
         TrainConfig.from_dict({"methd": "nsl"})
+
+
+@pytest.mark.parametrize("method", ["nsl", "snca_mu"])
+def test_finetune_mode_trains_the_backbone(method):
+    """Fine-tuning runs the papers' augmentation and, for MU, the momentum encoder with
+    shuffled batch norm over a real backbone (EfficientNet-Lite0 has batch norm)."""
+    config = tiny_config(method, mode="finetune", epochs=1, batch_size=16, lr=0.01)
+    trainer = Trainer(config)
+    metrics = trainer.run()
+    assert len(metrics["history"]) == 1
+    assert all(0.0 <= value <= 1.0 for value in metrics["test"].values())
+    assert any(p.requires_grad for p in trainer.model.backbone.parameters())
+    if method == "snca_mu":
+        assert trainer.momentum_encoder.has_batch_norm
