@@ -29,12 +29,13 @@ def evaluate_backbone(
     device: str = "auto",
     progress: bool | None = None,
     dataset_options: dict[str, Any] | None = None,
+    download: bool = False,
 ) -> dict[str, float]:
     """Metrics of L2-normalised pretrained features on the standard split.
 
     Features are cached on disk, so a second call with the same arguments only re-evaluates.
     """
-    scenes = load_scene_list(dataset, root, **(dataset_options or {}))
+    scenes = load_scene_list(dataset, root, download=download, **(dataset_options or {}))
     split = make_split(scenes, fractions=fractions, seed=split_seed)
     images, _ = cached_images(scenes.files, image_size, progress=progress)
     model = create_backbone(backbone, pretrained=True, weights=weights)

@@ -51,7 +51,7 @@ def cmd_datasets(args: argparse.Namespace) -> int:
 def cmd_split(args: argparse.Namespace) -> int:
     from rsdml.data import load_scene_list, make_split
 
-    scenes = load_scene_list(args.dataset, args.root)
+    scenes = load_scene_list(args.dataset, args.root, download=args.download)
     split = make_split(scenes, fractions=tuple(args.fractions), seed=args.seed)
     _print_json(split.summary(scenes.labels, scenes.classes))
     return 0
@@ -67,6 +67,7 @@ def cmd_embed_eval(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         weights=args.weights,
         device=args.device,
+        download=args.download,
     )
     _print_json(metrics)
     return 0
@@ -111,6 +112,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "loss_params": _key_values(args.param),
         "dataset_options": _key_values(args.dataset_option),
     }
+    if args.download:
+        options["dataset_options"]["download"] = True
     if args.views:
         options["views"] = tuple(args.views)
     if args.weights:
@@ -187,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[0.7, 0.1, 0.2],
         metavar=("TRAIN", "VAL", "TEST"),
     )
+    p.add_argument("--download", action="store_true", help="fetch a missing known dataset")
     p.set_defaults(func=cmd_split)
 
     p = sub.add_parser(
@@ -198,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="local weight file for the backbone")
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--device", default="auto")
+    p.add_argument("--download", action="store_true", help="fetch a missing known dataset")
     p.set_defaults(func=cmd_embed_eval)
 
     p = sub.add_parser("methods", help="list the training methods and their defaults")
@@ -228,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset-option", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="run folder (resumes if interrupted)")
+    p.add_argument("--download", action="store_true", help="fetch a missing known dataset")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("study", help="run a study grid through papermill, then its report")

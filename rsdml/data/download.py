@@ -60,7 +60,7 @@ def manual_hint(path: Path | str, urls: Sequence[str] = (), homepage: str | None
     if urls:
         how = "download " + " or ".join(urls) + f" and unpack it into {path}"
     elif homepage:
-        how = f"download it by hand from {homepage} and unpack it into {path}"
+        how = f"download it from {homepage} and unpack it into {path}"
     else:
         return alternative[0].upper() + alternative[1:] + "."
     return f"To get it by hand, {how}; or {alternative}."
