@@ -124,7 +124,6 @@ class Trainer:
         self.backbone = create_backbone(
             cfg.backbone, pretrained=cfg.pretrained, weights=cfg.weights
         )
-        self.feature_inputs: FeatureInputs | None = None
 
         def plain_features(images: np.ndarray, files_key: str) -> torch.Tensor:
             return self._feature_inputs(
@@ -134,7 +133,6 @@ class Trainer:
         self.data: RunData = prepare_data(cfg, plain_features=plain_features)
         data = self.data
         if cfg.mode == "frozen":
-            self.feature_inputs = None  # rebuilt with the training views below
             self.inputs = self._feature_inputs(
                 data.images, data.files_key, augmented=data.split.train
             )

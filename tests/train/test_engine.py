@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from rsdml.losses import available
@@ -146,3 +147,13 @@ def test_finetune_mode_trains_the_backbone(method):
     assert any(p.requires_grad for p in trainer.model.backbone.parameters())
     if method == "snca_mu":
         assert trainer.momentum_encoder.has_batch_norm
+
+
+def test_label_dependent_noise_on_a_dataset_without_a_table():
+    """Synthetic scenes have no published noise table: the transition comes from the class
+    confusion of pretrained features, with the requested rate off the diagonal."""
+    metrics = fit(tiny_config("nsl", noise="dependent", noise_rate=0.3, epochs=2))
+    transition = np.asarray(metrics["noise"]["transition"])
+    assert np.allclose(transition.sum(axis=1), 1.0)
+    assert np.allclose(np.diag(transition), 0.7)
+    assert 0.1 < metrics["noise"]["realised_rate"] < 0.5
