@@ -39,7 +39,7 @@ seed = 0
 label_fraction = None
 noise = None
 noise_rate = 0.0
-views = ["plain"]
+views = None  # frozen mode: None = every geometric view; e.g. ["plain"] for none
 unlabelled_pool = "train"
 loss_params = {}
 device = "auto"
@@ -70,7 +70,7 @@ config = TrainConfig(
     label_fraction=label_fraction,
     noise=noise,
     noise_rate=noise_rate,
-    views=tuple(views),
+    views=None if views is None else tuple(views),
     unlabelled_pool=unlabelled_pool,
     loss_params=loss_params,
     device=device,

@@ -224,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument(
-        "--views", nargs="+", help="frozen-mode feature views, e.g. plain hflip vflip rot90"
+        "--views",
+        nargs="+",
+        help="frozen-mode feature views (default: all of them), e.g. plain hflip vflip rot90",
     )
     p.add_argument("--unlabelled-pool", choices=["train", "test"])
     p.add_argument(
