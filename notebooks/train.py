@@ -39,7 +39,8 @@ seed = 0
 label_fraction = None
 noise = None
 noise_rate = 0.0
-views = None  # frozen mode: None = every geometric view; e.g. ["plain"] for none
+# views: frozen-mode feature views; None = every geometric view, ["plain"] = none
+views = None
 unlabelled_pool = "train"
 loss_params = {}
 device = "auto"
