@@ -25,8 +25,11 @@ class FeatureInputs:
     """
 
     def __init__(self, views: dict[str, torch.Tensor], augmented: np.ndarray):
-        self.views = views
         self.view_names = list(views)
+        # One (views, N, D) tensor, so a batch gathers just the drawn view of each sample
+        # instead of every view of every sample; ``views`` are slices of it, not copies.
+        self.stacked = torch.stack([views[name] for name in self.view_names])
+        self.views = dict(zip(self.view_names, self.stacked.unbind(0), strict=True))
         self.has_views = torch.zeros(len(views["plain"]), dtype=torch.bool)
         self.has_views[torch.as_tensor(augmented, dtype=torch.long)] = True
 
@@ -81,8 +84,7 @@ class FeatureInputs:
             return self.views["plain"][indices]
         choice = torch.randint(len(self.view_names), (len(indices),), generator=generator)
         choice = torch.where(self.has_views[indices], choice, 0)
-        stacked = torch.stack([self.views[name][indices] for name in self.view_names])
-        return stacked[choice, torch.arange(len(indices))]
+        return self.stacked[choice, indices]
 
     def eval_chunks(self, indices: np.ndarray, chunk: int = 4096) -> Iterator[torch.Tensor]:
         """Plain features of ``indices`` in chunks."""

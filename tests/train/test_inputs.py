@@ -1,0 +1,50 @@
+"""What the loop feeds a frozen-mode head: one drawn geometric view per sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from rsdml.train.inputs import FeatureInputs
+
+
+def make_inputs() -> FeatureInputs:
+    # feature value = 10 * view number + sample number, so every row says where it came from
+    samples, views = 6, ("plain", "hflip", "rot90")
+    features = {
+        name: (10.0 * v + torch.arange(samples, dtype=torch.float32))[:, None].repeat(1, 3)
+        for v, name in enumerate(views)
+    }
+    return FeatureInputs(features, augmented=np.array([0, 1, 2, 3]))
+
+
+def test_each_sample_gets_the_view_drawn_for_it():
+    inputs = make_inputs()
+    indices = torch.tensor([3, 0, 2, 1, 3])
+    batch = inputs.train_batch(indices, torch.Generator().manual_seed(7))
+    drawn = torch.randint(3, (5,), generator=torch.Generator().manual_seed(7))
+    expected = 10.0 * drawn + indices
+    assert torch.equal(batch[:, 0], expected)
+    assert torch.equal(batch[:, 0], batch[:, 2])
+
+
+def test_images_without_extra_views_always_come_plain():
+    inputs = make_inputs()
+    indices = torch.tensor([4, 5] * 20)
+    batch = inputs.train_batch(indices, torch.Generator().manual_seed(0))
+    assert torch.equal(batch[:, 0], indices.float())
+
+
+def test_draws_cover_every_view():
+    inputs = make_inputs()
+    indices = torch.zeros(300, dtype=torch.long)
+    batch = inputs.train_batch(indices, torch.Generator().manual_seed(1))
+    assert set(batch[:, 0].tolist()) == {0.0, 10.0, 20.0}
+
+
+def test_evaluation_sees_plain_features_only():
+    inputs = make_inputs()
+    chunks = list(inputs.eval_chunks(np.arange(6), chunk=4))
+    assert [len(c) for c in chunks] == [4, 2]
+    assert torch.equal(torch.cat(chunks)[:, 0], torch.arange(6, dtype=torch.float32))
+    assert inputs.feature_dim == 3
