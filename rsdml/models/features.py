@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from rsdml.models.backbones import Backbone
+from rsdml.models.backbones import Backbone, DeferredBackbone
 from rsdml.runtime import progress as progress_bar
 from rsdml.runtime import resolve_device
 from rsdml.storage import atomic_save_torch, cache_dir, content_key
@@ -68,7 +68,10 @@ def _check_images(images: np.ndarray | Tensor) -> np.ndarray:
 
 
 def feature_cache_path(
-    backbone: Backbone, shape: Sequence[int], view: str, cache_parts: Sequence[Any]
+    backbone: Backbone | DeferredBackbone,
+    shape: Sequence[int],
+    view: str,
+    cache_parts: Sequence[Any],
 ) -> Path:
     """Where :func:`extract_features` caches the features of one image array and view."""
     key = content_key(
@@ -163,7 +166,7 @@ def _compute(
 
 
 def extract_features(
-    backbone: Backbone,
+    backbone: Backbone | DeferredBackbone,
     images: np.ndarray | Tensor,
     *,
     batch_size: int = 64,
@@ -206,6 +209,8 @@ def extract_features(
         cached = _read_cache(path, expected)
         if cached is not None:
             return cached
+    if isinstance(backbone, DeferredBackbone):
+        backbone = backbone.build()
     features = _compute(backbone, array, batch_size, resolve_device(device), view, progress)
     if path is not None:
         meta = {

@@ -22,7 +22,7 @@ from torch import nn
 
 from rsdml.evaluate import evaluate_embeddings, knn_accuracy, rank_analysis
 from rsdml.losses import METHODS, Batch, MetricLoss, create
-from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone
+from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone, defer_backbone
 from rsdml.runtime import progress, resolve_device, seed_everything
 from rsdml.storage import atomic_save_npz
 from rsdml.train.checkpoint import RunFolder
@@ -121,9 +121,9 @@ class Trainer:
     def _setup(self) -> None:
         cfg = self.config
         self.generator = seed_everything(cfg.seed)
-        self.backbone = create_backbone(
-            cfg.backbone, pretrained=cfg.pretrained, weights=cfg.weights
-        )
+        # Frozen mode reads cached features: the network is built only if some are missing.
+        make_backbone = defer_backbone if cfg.mode == "frozen" else create_backbone
+        self.backbone = make_backbone(cfg.backbone, pretrained=cfg.pretrained, weights=cfg.weights)
 
         def plain_features(images: np.ndarray, files_key: str) -> torch.Tensor:
             return self._feature_inputs(
@@ -136,6 +136,10 @@ class Trainer:
             self.inputs = self._feature_inputs(
                 data.images, data.files_key, augmented=data.split.train
             )
+            # Seeded again here: a cache miss builds the backbone, whose random initialisation
+            # (overwritten by the pretrained weights) draws from torch's generator; the head and
+            # the training draws must not depend on whether the features were cached.
+            self.generator = seed_everything(cfg.seed)
             head = EmbeddingHead(self.inputs.feature_dim, cfg.dim, layernorm=cfg.layernorm)
             self.model: nn.Module = head
         else:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from rsdml.data import train_transform
-from rsdml.models import Backbone, extract_features
+from rsdml.models import Backbone, DeferredBackbone, extract_features
 
 
 class FeatureInputs:
@@ -36,7 +36,7 @@ class FeatureInputs:
     @classmethod
     def build(
         cls,
-        backbone: Backbone,
+        backbone: Backbone | DeferredBackbone,
         images: np.ndarray,
         *,
         files_key: str,

@@ -15,9 +15,12 @@ from rsdml.models import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     Backbone,
+    DeferredBackbone,
     WeightsUnavailableError,
     create_backbone,
+    defer_backbone,
     efficientnet_lite0_weights_path,
+    extract_features,
     list_backbones,
 )
 
@@ -223,3 +226,33 @@ def test_efficientnet_lite0_classifies_chelsea_as_a_cat(pretrained_lite0):
         logits = pretrained_lite0.classify(image)
     assert logits.shape == (1, 1000)
     assert 281 <= int(logits.argmax()) <= 285  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+
+
+def test_a_deferred_backbone_announces_what_it_builds():
+    deferred = defer_backbone("efficientnet_lite0")
+    assert isinstance(deferred, DeferredBackbone)
+    built = deferred.build()
+    assert (deferred.name, deferred.weights_id, deferred.feature_dim) == (
+        built.name,
+        built.weights_id,
+        built.feature_dim,
+    )
+    assert deferred.build() is built  # built once
+
+
+def test_a_random_backbone_is_built_at_once():
+    # a random initialisation has no identity before it is drawn
+    assert isinstance(defer_backbone("efficientnet_lite0", pretrained=False), Backbone)
+
+
+def test_deferred_features_hit_the_cache_without_building(tmp_path, monkeypatch):
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path))
+    images = np.random.default_rng(0).integers(0, 256, (3, 3, 32, 32), dtype=np.uint8)
+    first = extract_features(defer_backbone("efficientnet_lite0"), images, cache_parts=("t",))
+
+    def no_build():
+        raise AssertionError("the cached features should not need the network")
+
+    deferred = defer_backbone("efficientnet_lite0")
+    deferred.factory = no_build
+    assert torch.equal(extract_features(deferred, images, cache_parts=("t",)), first)

@@ -52,6 +52,15 @@ def test_same_seed_gives_same_numbers():
     assert [r["loss"] for r in first["history"]] == [r["loss"] for r in second["history"]]
 
 
+def test_a_cold_feature_cache_gives_the_same_run_as_a_warm_one(tmp_path, monkeypatch):
+    # a cache miss builds the backbone (drawing random numbers); the run must not notice
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "fresh-cache"))
+    cold = fit(tiny_config("nsl", epochs=3))
+    warm = fit(tiny_config("nsl", epochs=3))
+    assert cold["test"] == warm["test"]
+    assert [r["loss"] for r in cold["history"]] == [r["loss"] for r in warm["history"]]
+
+
 def test_run_folder_contents(tmp_path):
     out = tmp_path / "run"
     metrics = fit(tiny_config("trnsl", epochs=6, noise="uniform", noise_rate=0.3), out=out)
