@@ -22,19 +22,22 @@ study_dir = "../runs/quick"
 figures_dir = "../runs/quick/figures"
 main_setting = "clean"
 seed = 0
+# further settings that get their own precision-recall figure, e.g. ["uniform-0.5"]
+pr_settings = []
 
 # %%
 from pathlib import Path
 
 from rsdml.plots import (
     plot_learning_curves,
+    plot_metric_by_rate,
     plot_pr_curves,
     plot_retrieval_gallery,
     save_figure,
     use_style,
 )
 from rsdml.report import find_runs, pr_curves, retrieval_gallery, write_result_tables
-from rsdml.tables import markdown_table
+from rsdml.tables import markdown_table, rate_series
 
 use_style()
 figures = Path(figures_dir)
@@ -69,7 +72,30 @@ figure
 # %%
 figure = plot_pr_curves(pr_curves(runs), title=f"precision-recall ({main_setting})")
 save_figure(figure, figures / "pr_curves")
+for setting in pr_settings:
+    setting_runs = find_runs(study_dir, setting=setting, seed=seed)
+    if setting_runs:
+        extra = plot_pr_curves(pr_curves(setting_runs), title=f"precision-recall ({setting})")
+        save_figure(extra, figures / f"pr_curves_{setting}")
 figure
+
+# %% [markdown]
+# ## Test kNN@10 against the noise rate and the labelled fraction
+# One line per method, mean over seeds with a ±std band; the noise curves start from the clean
+# setting at rate 0. Settings named `uniform-<rate>`, `dependent-<rate>` or `labelled-<fraction>`
+# feed these figures; a study without them draws none.
+
+# %%
+for kind, xlabel, zero in (
+    ("uniform", "uniform noise rate", main_setting),
+    ("dependent", "label-dependent noise rate", main_setting),
+    ("labelled", "labelled fraction of the training split", None),
+):
+    series = rate_series(frame, kind, "knn@10", zero_setting=zero)
+    if series:
+        figure = plot_metric_by_rate(series, "knn@10", xlabel=xlabel, title=f"test kNN@10, {kind}")
+        save_figure(figure, figures / f"knn10_by_{kind}")
+
 
 # %% [markdown]
 # ## Retrieval examples

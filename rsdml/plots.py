@@ -785,6 +785,51 @@ def plot_pr_curves(curves: Mapping[str, tuple[Any, Any]], *, title: str = "") ->
     return fig
 
 
+def plot_metric_by_rate(
+    series: Mapping[str, tuple[Any, Any, Any]],
+    metric: str = "knn@10",
+    *,
+    xlabel: str,
+    title: str = "",
+) -> Figure:
+    """A test metric against a rate (noise rate, labelled fraction), mean with a ±std band.
+
+    Args:
+        series: method -> (rates, means, stds), as :func:`rsdml.tables.rate_series` returns;
+            means and stds are fractions.
+        metric: the metric's name (axis label).
+        xlabel: what the rate is, e.g. ``"uniform noise rate"``.
+        title: axes title.
+
+    Returns:
+        The figure.
+    """
+    _check_series(series, "series")
+    curves = {}
+    for name, (rates, means, stds) in series.items():
+        rates, means, stds = (
+            _to_numpy(v).astype(np.float64).reshape(-1) for v in (rates, means, stds)
+        )
+        if not rates.shape == means.shape == stds.shape:
+            raise ValueError(f"series {name!r}: rates, means and stds differ in length")
+        if means.size and (np.nanmin(means) < 0 or np.nanmax(means) > 1):
+            raise ValueError(f"series {name!r} has means outside [0, 1]; pass fractions")
+        curves[name] = (rates, 100.0 * means, 100.0 * np.nan_to_num(stds))
+    fig = _line_figure(list(curves))
+    ax = _plot_series(
+        fig,
+        {name: (x, y) for name, (x, y, _) in curves.items()},
+        xlabel=xlabel,
+        ylabel=f"{metric_label(metric)} (%)",
+        title=title,
+    )
+    with _style():
+        for line, (x, y, spread) in zip(ax.get_lines(), curves.values(), strict=True):
+            ax.fill_between(x, y - spread, y + spread, color=line.get_color(), alpha=0.15, lw=0)
+        ax.set_xticks(sorted({float(r) for x, _, _ in curves.values() for r in x}))
+    return fig
+
+
 def plot_learning_curves(
     curves: Mapping[str, Sequence[float]],
     metric: str = "knn@10",

@@ -35,6 +35,7 @@ __all__ = [
     "latex_table",
     "markdown_table",
     "metric_label",
+    "rate_series",
     "summarise",
     "table_metrics",
     "write_tables",
@@ -456,3 +457,43 @@ def write_tables(
         atomic_write_text(named.with_name(named.name + suffix), text)
         for suffix, text in outputs.items()
     ]
+
+
+def rate_series(
+    summary: pd.DataFrame, kind: str, metric: str = "knn@10", *, zero_setting: str | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """A metric against the rate of settings named ``<kind>-<rate>``, one series per method.
+
+    Settings such as ``uniform-0.3`` or ``labelled-0.1`` carry their rate in their name; this
+    reads it back so that a summary (:func:`summarise`) can be drawn as curves over the rate.
+
+    Args:
+        summary: a frame from :func:`summarise`.
+        kind: the setting prefix, e.g. ``"uniform"``, ``"dependent"`` or ``"labelled"``.
+        metric: which metric's mean and std to return.
+        zero_setting: a setting to place at rate 0 (e.g. ``"clean"`` for the noise curves);
+            it is used only for methods that also have a ``kind`` setting.
+
+    Returns:
+        method -> (rates, means, stds), sorted by rate; methods in the summary's row order.
+    """
+    rows: dict[str, list[tuple[float, float, float]]] = {}
+    zero: dict[str, tuple[float, float, float]] = {}
+    for record in summary.to_dict("records"):
+        setting, method = str(record["setting"]), str(record["method"])
+        point = (record[f"{metric}_mean"], record[f"{metric}_std"])
+        if setting == zero_setting:
+            zero[method] = (0.0, *point)
+        elif setting.startswith(f"{kind}-"):
+            try:
+                rate = float(setting[len(kind) + 1 :])
+            except ValueError:
+                continue
+            rows.setdefault(method, []).append((rate, *point))
+    series = {}
+    for method, points in rows.items():
+        if method in zero:
+            points.append(zero[method])
+        rates, means, stds = np.array(sorted(points), dtype=float).T
+        series[method] = (rates, means, stds)
+    return series

@@ -317,6 +317,24 @@ def test_plot_pr_curves_data_and_errors() -> None:
         plots.plot_pr_curves({})
 
 
+def test_plot_metric_by_rate_in_percent_with_a_spread_band() -> None:
+    rates = [0.0, 0.1, 0.5]
+    fig = plots.plot_metric_by_rate(
+        {"nsl": (rates, [0.9, 0.8, 0.6], [0.01, 0.02, 0.0])}, xlabel="uniform noise rate"
+    )
+    x, y = _line_data(fig)["nsl"]
+    np.testing.assert_allclose(x, rates)
+    np.testing.assert_allclose(y, [90.0, 80.0, 60.0])
+    band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(60.0) and band.max() == pytest.approx(91.0)
+    assert fig.axes[0].get_xlabel() == "uniform noise rate"
+    assert list(fig.axes[0].get_xticks()) == rates
+    with pytest.raises(ValueError, match="outside"):
+        plots.plot_metric_by_rate({"nsl": ([0.1], [85.0], [1.0])}, xlabel="rate")
+    with pytest.raises(ValueError, match="differ in length"):
+        plots.plot_metric_by_rate({"nsl": ([0.1, 0.2], [0.8], [0.0])}, xlabel="rate")
+
+
 @pytest.mark.parametrize("count", [2, 9])
 def test_line_plots_readable_with_legend_outside(count: int) -> None:
     curves = {f"method {i}": list(np.linspace(0.1, 0.9, 30) ** (i + 1)) for i in range(count)}

@@ -38,7 +38,8 @@ TINY_STUDY = {
             "noisy_setting": "uniform-0.3",
             "clean_methods": ["nsl"],
             "projections": ["tsne"],
-        }
+        },
+        "results": {"pr_settings": ["uniform-0.3"]},
     },
 }
 
@@ -106,10 +107,14 @@ def test_report_writes_tables_and_figures(tiny_study):
         "rank_over_training_labelled-0.5",
         "singular_values_labelled-0.5",
         "embedding_nsl_uniform-0.3",
+        "pr_curves_uniform-0.3",
+        "knn10_by_uniform",
+        "knn10_by_labelled",
     ):
         width, height = png_size(figures / f"{stem}.png")
         assert width > 200 and height > 100, stem
         assert (figures / f"{stem}.pdf").read_bytes()[:4] == b"%PDF", stem
+    assert not (figures / "knn10_by_dependent.png").exists()  # no such settings in the grid
 
 
 def test_second_run_skips_finished_cells(tiny_study):

@@ -11,6 +11,7 @@ from rsdml.tables import (
     latex_table,
     markdown_table,
     metric_label,
+    rate_series,
     summarise,
     table_metrics,
     write_tables,
@@ -226,3 +227,23 @@ def test_write_tables_files(tmp_path) -> None:
     again = write_tables(frame, tmp_path / "out" / "aid_eta0.5.csv")
     assert again == paths
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)
+
+
+def test_rate_series_reads_rates_from_setting_names():
+    records = [
+        {"method": "nsl", "setting": "clean", "seed": 0, "knn@10": 0.95},
+        {"method": "nsl", "setting": "uniform-0.5", "seed": 0, "knn@10": 0.70},
+        {"method": "nsl", "setting": "uniform-0.5", "seed": 1, "knn@10": 0.80},
+        {"method": "nsl", "setting": "uniform-0.1", "seed": 0, "knn@10": 0.90},
+        {"method": "nsl", "setting": "dependent-0.1", "seed": 0, "knn@10": 0.5},
+        {"method": "srl", "setting": "clean", "seed": 0, "knn@10": 0.96},  # no noisy runs
+        {"method": "trnsl", "setting": "uniform-0.5", "seed": 0, "knn@10": 0.85},
+    ]
+    series = rate_series(summarise(records), "uniform", zero_setting="clean")
+    assert list(series) == ["nsl", "trnsl"]
+    rates, means, stds = series["nsl"]
+    assert rates.tolist() == [0.0, 0.1, 0.5]
+    assert means.tolist() == pytest.approx([0.95, 0.90, 0.75])
+    assert stds[2] == pytest.approx(math.sqrt(0.005))  # sample std of 0.70 and 0.80
+    assert series["trnsl"][0].tolist() == [0.5]  # no clean run: no point at 0
+    assert rate_series(summarise(records), "labelled") == {}

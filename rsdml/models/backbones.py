@@ -474,13 +474,9 @@ def _efficientnet_lite0(pretrained: bool, weights: Path | None) -> Backbone:
     import timm
 
     model = timm.create_model("efficientnet_lite0", pretrained=False)
-    path = (
-        weights
-        if weights is not None
-        else efficientnet_lite0_weights_path()
-        if pretrained
-        else None
-    )
+    path = weights
+    if path is None and pretrained:
+        path = efficientnet_lite0_weights_path()
     weights_id = _efficientnet_lite0_weights_id(pretrained, weights) or _random_weights_id(model)
     classifier = None
     if path is not None:
