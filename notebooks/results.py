@@ -37,7 +37,7 @@ from rsdml.plots import (
     use_style,
 )
 from rsdml.report import find_runs, pr_curves, retrieval_gallery, write_result_tables
-from rsdml.tables import markdown_table, rate_series
+from rsdml.tables import markdown_table, rate_series, write_tables
 
 use_style()
 figures = Path(figures_dir)
@@ -80,10 +80,11 @@ for setting in pr_settings:
 figure
 
 # %% [markdown]
-# ## Test kNN@10 against the noise rate and the labelled fraction
-# One line per method, mean over seeds with a ±std band; the noise curves start from the clean
-# setting at rate 0. Settings named `uniform-<rate>`, `dependent-<rate>` or `labelled-<fraction>`
-# feed these figures; a study without them draws none.
+# ## Test metrics against the noise rate and the labelled fraction
+# Settings named `uniform-<rate>`, `dependent-<rate>` or `labelled-<fraction>` feed these; a
+# study without them draws none. The curves show kNN@10 per method, mean over seeds with a ±std
+# band, the noise curves starting from the clean setting at rate 0. The tables put the rates side
+# by side, like the RNSL paper's tables: `by_<kind>_<metric>.{csv,md,tex}`.
 
 # %%
 for kind, xlabel, zero in (
@@ -92,9 +93,20 @@ for kind, xlabel, zero in (
     ("labelled", "labelled fraction of the training split", None),
 ):
     series = rate_series(frame, kind, "knn@10", zero_setting=zero)
-    if series:
-        figure = plot_metric_by_rate(series, "knn@10", xlabel=xlabel, title=f"test kNN@10, {kind}")
-        save_figure(figure, figures / f"knn10_by_{kind}")
+    if not series:
+        continue
+    figure = plot_metric_by_rate(series, "knn@10", xlabel=xlabel, title=f"test kNN@10, {kind}")
+    save_figure(figure, figures / f"knn10_by_{kind}")
+    of_kind = frame[frame["setting"].str.startswith(f"{kind}-")]
+    for metric in ("knn@10", "acc", "map@20"):
+        write_tables(
+            of_kind,
+            figures / f"by_{kind}_{metric.replace('@', '')}",
+            metrics=[metric],
+            layout="wide",
+            caption=f"test {metric} per {xlabel}",
+        )
+    print(markdown_table(of_kind, metrics=["knn@10"], layout="wide"))
 
 
 # %% [markdown]

@@ -825,7 +825,7 @@ def plot_metric_by_rate(
     )
     with _style():
         for line, (x, y, spread) in zip(ax.get_lines(), curves.values(), strict=True):
-            ax.fill_between(x, y - spread, y + spread, color=line.get_color(), alpha=0.15, lw=0)
+            ax.fill_between(x, y - spread, y + spread, color=line.get_color(), alpha=0.1, lw=0)
         ax.set_xticks(sorted({float(r) for x, _, _ in curves.values() for r in x}))
     return fig
 

@@ -96,7 +96,14 @@ def test_report_writes_tables_and_figures(tiny_study):
     )
     assert set(table["setting"]) == {"clean", "uniform-0.3", "labelled-0.5"}
     assert table["knn@10_mean"].between(0, 1).all()
-    for name in ("results.md", "results.tex", "results_paper.csv", "rank_analysis.csv"):
+    for name in (
+        "results.md",
+        "results.tex",
+        "results_paper.csv",
+        "rank_analysis.csv",
+        "by_uniform_knn10.md",
+        "by_labelled_map20.tex",
+    ):
         assert (figures / name).stat().st_size > 0, name
     for stem in (
         "learning_curves",
