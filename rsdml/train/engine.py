@@ -331,8 +331,10 @@ class Trainer:
     def _prune(self) -> None:
         """t-RNSL: re-estimate which samples to keep with the validation-selected model.
 
-        The selected model and its prototypes are loaded into copies, so the current weights
-        (and optimiser state) carry on untouched; only the pruning decision is transferred.
+        The selected model and its prototypes are loaded into copies, so by default the current
+        weights (and optimiser state) carry on untouched and only the pruning decision is
+        transferred. With the loss's ``resume="selected"`` training continues from the selected
+        weights instead, with the optimiser's momentum cleared.
         """
         selected_model, selected_loss = copy.deepcopy(self.model), copy.deepcopy(self.loss)
         if self.best_state is not None:
@@ -342,6 +344,10 @@ class Trainer:
         selected_loss.update_pruning(
             train.embedding.to(self.device), self.train_labels.to(self.device)
         )
+        if self.loss.resume == "selected" and self.best_state is not None:
+            self.model.load_state_dict(selected_model.state_dict())
+            self.loss.load_state_dict(selected_loss.state_dict())
+            self.optimizer.state.clear()
         self.loss.copy_pruning_from(selected_loss)
 
     def run(self) -> dict[str, Any]:

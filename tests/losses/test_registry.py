@@ -79,6 +79,7 @@ def test_defaults_follow_the_papers():
     assert defaults["trnsl"]["k"] == 0.5 and defaults["trnsl"]["q"] == 0.7
     assert defaults["trnsl"]["prune_start"] == 40 / 130
     assert defaults["trnsl"]["prune_every"] == 10 / 130
+    assert defaults["trnsl"]["resume"] == "current"  # the released code
     for name in ("snca_mb", "snca_mu", "snca_ce_mb", "snca_ce_mu"):
         assert defaults[name]["temperature"] == 0.05 and defaults[name]["margin"] == 0.0
         assert defaults[name]["memory_init"] == "embeddings"

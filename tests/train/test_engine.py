@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from rsdml.losses import available
 from rsdml.train import RunFolderConflict, TrainConfig, Trainer, TrainingDiverged, fit
@@ -166,3 +167,29 @@ def test_label_dependent_noise_on_a_dataset_without_a_table():
     assert np.allclose(transition.sum(axis=1), 1.0)
     assert np.allclose(np.diag(transition), 0.7)
     assert 0.1 < metrics["noise"]["realised_rate"] < 0.5
+
+
+@pytest.mark.parametrize("resume", ["current", "selected"])
+def test_pruning_resumes_from_the_weights_asked_for(resume):
+    trainer = Trainer(
+        tiny_config("trnsl", noise="uniform", noise_rate=0.3, loss_params={"resume": resume})
+    )
+    trainer._setup()
+    trainer.best_state = trainer._snapshot()  # the "selected" model: the initial weights
+    selected = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    for parameter in trainer.model.parameters():  # training moved on since the selection
+        parameter.data.add_(0.5)
+    moved = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    trainer.optimizer.state[trainer.trainable[0]]["momentum_buffer"] = torch.ones(1)
+    trainer._prune()
+    expected = selected if resume == "selected" else moved
+    for name, value in trainer.model.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+    assert (len(trainer.optimizer.state) == 0) == (resume == "selected")
+    # either way the pruning decision comes from the selected model
+    assert trainer.loss.stats()["kept_fraction"] < 1.0
+
+
+def test_an_unknown_pruning_resume_is_refused():
+    with pytest.raises(ValueError, match="resume must be one of"):
+        fit(tiny_config("trnsl", loss_params={"resume": "best"}))
