@@ -134,6 +134,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         workers=args.workers,
         figures=args.figures,
         report=not args.no_report,
+        fresh_kernels=args.fresh_kernels,
     )
     _print_json(summary)
     return 1 if summary["failed"] or summary["report_failed"] else 0
@@ -246,6 +247,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--figures", help="where the report writes figures and tables (default: <out>/figures)"
     )
     p.add_argument("--no-report", action="store_true", help="run the grid only")
+    p.add_argument(
+        "--fresh-kernels",
+        action="store_true",
+        help="start a new kernel for every cell instead of one warm kernel per worker (slower)",
+    )
     p.set_defaults(func=cmd_study)
 
     p = sub.add_parser(

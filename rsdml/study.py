@@ -24,6 +24,7 @@ and regenerate the figures and tables.
 from __future__ import annotations
 
 import json
+import multiprocessing.util
 import os
 import sys
 import time
@@ -35,12 +36,11 @@ from typing import Any
 
 import yaml
 
+from rsdml.execution import NOTEBOOKS_DIR, WarmKernel, execute_notebook, notebook_path
 from rsdml.runtime import progress
 from rsdml.storage import atomic_write_json, content_key
 
 PRESETS_DIR = Path(__file__).with_name("studies")
-NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-KERNEL = "python3"
 
 
 class StudyError(ValueError):
@@ -156,25 +156,6 @@ def expand(study: Study, out: str | os.PathLike) -> list[Cell]:
     return cells
 
 
-def notebook_path(name: str, out: str | os.PathLike) -> Path:
-    """Convert ``notebooks/<name>.py`` (jupytext percent format) to an .ipynb under ``out``."""
-    import jupytext
-
-    source = NOTEBOOKS_DIR / f"{name}.py"
-    target = Path(out) / "_notebooks" / f"{name}.ipynb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    notebook = jupytext.read(source)
-    notebook.metadata["kernelspec"] = {
-        "name": KERNEL,
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    tmp = target.with_suffix(".tmp.ipynb")
-    jupytext.write(notebook, tmp, fmt="ipynb")
-    os.replace(tmp, target)
-    return target
-
-
 def is_done(cell: Cell) -> bool:
     """A cell is done when its record says so and its metrics exist."""
     record = cell.folder / "cell.json"
@@ -183,36 +164,16 @@ def is_done(cell: Cell) -> bool:
     return json.loads(record.read_text()).get("status") == "done"
 
 
-def execute_notebook(
-    notebook: Path, output: Path, parameters: dict[str, Any], threads: int
-) -> None:
-    """Run one notebook with papermill in a fresh kernel, inside ``output``'s folder."""
-    import papermill
-
-    output.parent.mkdir(parents=True, exist_ok=True)
-    os.environ.update(
-        OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), RSDML_PROGRESS="0"
-    )
-    papermill.execute_notebook(
-        str(notebook),
-        str(output),
-        parameters=parameters,
-        kernel_name=KERNEL,
-        progress_bar=False,
-        cwd=str(output.parent),
-        start_timeout=180,
-        # The kernel's own start-up and shutdown chatter (transport warnings) would interleave
-        # with the study's progress bar; cell errors still reach the notebook and cell.json.
-        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-    )
-
-
-def run_cell(notebook: Path, cell: Cell, threads: int) -> dict[str, Any]:
+def run_cell(
+    notebook: Path, cell: Cell, threads: int, kernel: WarmKernel | None = None
+) -> dict[str, Any]:
     """Execute one cell, recording success or failure in ``cell.json``; never raises."""
     started = time.time()
     record: dict[str, Any] = {"label": cell.label, "parameters": cell.parameters}
     try:
-        execute_notebook(notebook, cell.folder / "notebook.ipynb", cell.parameters, threads)
+        execute_notebook(
+            notebook, cell.folder / "notebook.ipynb", cell.parameters, threads, kernel=kernel
+        )
         if not (cell.folder / "metrics.json").exists():
             raise RuntimeError("the notebook finished without writing metrics.json")
         record["status"] = "done"
@@ -225,22 +186,83 @@ def run_cell(notebook: Path, cell: Cell, threads: int) -> dict[str, Any]:
     return record
 
 
+# The warm kernel of a worker process, started by its first cell and shut down when the worker
+# exits (multiprocessing runs its finalizers then).
+_WORKER_KERNEL: WarmKernel | None = None
+
+
+def _run_cell_in_worker(notebook: Path, cell: Cell, threads: int, warm: bool) -> dict[str, Any]:
+    global _WORKER_KERNEL
+    if warm and _WORKER_KERNEL is None:
+        _WORKER_KERNEL = WarmKernel()
+        multiprocessing.util.Finalize(None, _WORKER_KERNEL.close, exitpriority=10)
+    return run_cell(notebook, cell, threads, kernel=_WORKER_KERNEL if warm else None)
+
+
 def run_cells(
-    notebook: Path, cells: list[Cell], workers: int, threads: int
+    notebook: Path, cells: list[Cell], workers: int, threads: int, warm: bool = True
 ) -> list[dict[str, Any]]:
-    """Run cells in worker processes, with one overall progress bar on stderr."""
+    """Run cells in worker processes, with one overall progress bar on stderr.
+
+    With ``warm`` each worker reuses one kernel for all its cells (see :mod:`rsdml.execution`);
+    otherwise every cell gets a fresh kernel.
+    """
     results = []
     if workers <= 1:
-        for cell in progress(cells, desc="study cells", total=len(cells), unit="cell"):
-            results.append(run_cell(notebook, cell, threads))
+        with WarmKernel() as kernel:
+            for cell in progress(cells, desc="study cells", total=len(cells), unit="cell"):
+                results.append(run_cell(notebook, cell, threads, kernel=kernel if warm else None))
         return results
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(run_cell, notebook, cell, threads) for cell in cells]
+        futures = [
+            pool.submit(_run_cell_in_worker, notebook, cell, threads, warm) for cell in cells
+        ]
         for future in progress(
             as_completed(futures), desc="study cells", total=len(futures), unit="cell"
         ):
             results.append(future.result())
     return results
+
+
+# The train notebook's parameters that decide which backbone features a frozen-mode run reads.
+FEATURE_PARAMETERS = (
+    "dataset",
+    "root",
+    "dataset_options",
+    "mode",
+    "backbone",
+    "image_size",
+    "views",
+    "pretrained",
+    "weights",
+)
+
+
+def prepare_shared_features(cells: list[Cell]) -> None:
+    """Compute the frozen-mode features the cells will read, once each, in this process.
+
+    Cells that share a dataset and backbone read the same cached features. Computed here first
+    with every core, they are not extracted by several workers at once on one thread each. A
+    failure is only reported: the cells then fail with the same error, each in its record.
+    """
+    from rsdml.train import TrainConfig, prepare_features
+
+    fields = set(TrainConfig.__dataclass_fields__)
+    prepared, reported = set(), set()
+    for cell in cells:
+        key = content_key({k: v for k, v in cell.parameters.items() if k in FEATURE_PARAMETERS})
+        if key in prepared:
+            continue
+        config = {k: v for k, v in cell.parameters.items() if k in fields}
+        if config.get("views") is not None:
+            config["views"] = tuple(config["views"])
+        try:
+            prepare_features(config)
+            prepared.add(key)
+        except Exception as error:  # e.g. an unknown method: the next cell may still succeed
+            if key not in reported:
+                reported.add(key)
+                print(f"could not prepare features for {cell.label}: {error}", file=sys.stderr)
 
 
 def run_report(study: Study, out: Path, figures: Path) -> list[dict[str, Any]]:
@@ -275,8 +297,13 @@ def run_study(
     workers: int = 1,
     figures: str | os.PathLike | None = None,
     report: bool = True,
+    fresh_kernels: bool = False,
 ) -> dict[str, Any]:
-    """Run every pending cell of a study, then its report; returns a summary."""
+    """Run every pending cell of a study, then its report; returns a summary.
+
+    Cells run in one warm kernel per worker unless ``fresh_kernels`` asks for a new kernel per
+    cell (slower; for checking that no state leaks between cells).
+    """
     study = load_study(spec)
     out = Path(out or Path("runs") / study.name)
     figures = Path(figures or out / "figures")
@@ -290,8 +317,14 @@ def run_study(
         file=sys.stderr,
     )
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    if study.notebook == "train" and pending:
+        prepare_shared_features(pending)
     results = (
-        run_cells(notebook_path(study.notebook, out), pending, workers, threads) if pending else []
+        run_cells(
+            notebook_path(study.notebook, out), pending, workers, threads, warm=not fresh_kernels
+        )
+        if pending
+        else []
     )
     failed = [r for r in results if r["status"] != "done"]
     for record in failed:

@@ -167,3 +167,26 @@ def test_bad_study_files_are_explained(tmp_path):
 def test_presets_load(preset):
     study = load_study(preset)
     assert study.methods and study.settings
+
+
+def test_warm_kernels_give_the_same_results_as_fresh_ones(tiny_study, tmp_path):
+    # the tiny study ran its cells in warm kernels; rerun two of them, one fresh kernel each
+    base, _, _ = tiny_study
+    spec = tmp_path / "fresh.yaml"
+    fresh_study = {
+        **TINY_STUDY,
+        "methods": ["trnsl"],
+        "settings": {"uniform-0.3": TINY_STUDY["settings"]["uniform-0.3"]},
+        "seeds": [0],
+        "only": {},
+        "report": [],
+    }
+    spec.write_text(yaml.safe_dump(fresh_study))
+    fresh = tmp_path / "out"
+    summary = run_study(spec, out=fresh, workers=1, fresh_kernels=True)
+    assert summary["ran"] == 1 and summary["failed"] == []
+    [fresh_metrics] = fresh.glob("cells/trnsl/uniform-0.3/*/metrics.json")
+    warm_metrics = base / "out" / fresh_metrics.relative_to(fresh)
+    fresh_run, warm_run = (json.loads(p.read_text()) for p in (fresh_metrics, warm_metrics))
+    assert fresh_run["test"] == warm_run["test"]
+    assert [r["loss"] for r in fresh_run["history"]] == [r["loss"] for r in warm_run["history"]]

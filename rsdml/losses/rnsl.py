@@ -105,6 +105,9 @@ class TruncatedRNSL(RobustNormalizedSoftmaxLoss):
             frozen features memorises noisy labels within about ten epochs, long before the
             first pruning, and the kept samples then give it no gradient to unlearn them
             (measured on UC Merced, uniform noise 0.5, in the README).
+
+    Frozen-backbone training overrides the schedule defaults (earlier, sparser pruning that
+    resumes from the selected weights): see ``rsdml.train.config.FROZEN_LOSS_DEFAULTS``.
     """
 
     hooks: ClassVar[frozenset[str]] = frozenset({"pruning"})
@@ -155,8 +158,11 @@ class TruncatedRNSL(RobustNormalizedSoftmaxLoss):
         return epoch >= start and (epoch - start) % period == 0
 
     def pruning_schedule(self, total_epochs: int) -> tuple[int, int]:
-        """(first pruning epoch, period) in epochs for a run of ``total_epochs``."""
-        start = max(1, round(self.prune_start * total_epochs))
+        """(first pruning epoch, period) in epochs for a run of ``total_epochs``.
+
+        Pruning needs a trained, validation-selected model, so it never happens before epoch 2.
+        """
+        start = max(2, round(self.prune_start * total_epochs))
         period = max(1, round(self.prune_every * total_epochs))
         return start, period
 

@@ -2,7 +2,7 @@
 
 from rsdml.train.checkpoint import RunFolder, RunFolderConflict
 from rsdml.train.config import TrainConfig
-from rsdml.train.engine import Trainer, TrainingDiverged, fit
+from rsdml.train.engine import Trainer, TrainingDiverged, fit, prepare_features
 from rsdml.train.prepare import RunData, prepare_data
 
 __all__ = [
@@ -13,5 +13,6 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "fit",
+    "prepare_features",
     "prepare_data",
 ]

@@ -118,7 +118,8 @@ class Trainer:
             )
 
     # ------------------------------------------------------------------ set-up
-    def _setup(self) -> None:
+    def _setup_inputs(self) -> None:
+        """Data, split and model inputs (in frozen mode: the cached backbone features)."""
         cfg = self.config
         self.generator = seed_everything(cfg.seed)
         # Frozen mode reads cached features: the network is built only if some are missing.
@@ -140,10 +141,16 @@ class Trainer:
             # (overwritten by the pretrained weights) draws from torch's generator; the head and
             # the training draws must not depend on whether the features were cached.
             self.generator = seed_everything(cfg.seed)
+        else:
+            self.inputs = ImageInputs(data.images, cfg.image_size)
+
+    def _setup(self) -> None:
+        self._setup_inputs()
+        cfg, data = self.config, self.data
+        if cfg.mode == "frozen":
             head = EmbeddingHead(self.inputs.feature_dim, cfg.dim, layernorm=cfg.layernorm)
             self.model: nn.Module = head
         else:
-            self.inputs = ImageInputs(data.images, cfg.image_size)
             head = EmbeddingHead(self.backbone.feature_dim, cfg.dim, layernorm=cfg.layernorm)
             self.model = EmbeddingModel(self.backbone, head)
         self.model.to(self.device)
@@ -493,6 +500,18 @@ class Trainer:
         return metrics
 
 
+def prepare_features(config: TrainConfig | dict[str, Any]) -> None:
+    """Compute and cache the frozen-mode backbone features that a run of ``config`` will read.
+
+    Runs that share a dataset, backbone, image size and views share these features; a study
+    prepares them once, with every core, before its workers start. A no-op in fine-tune mode.
+    """
+    if isinstance(config, dict):
+        config = TrainConfig.from_dict(config)
+    if config.resolved().mode == "frozen":
+        Trainer(config)._setup_inputs()
+
+
 def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> dict[str, Any]:
     """Train one method as configured and return its metrics (``val``, ``test``, ``history``...).
 
@@ -507,4 +526,4 @@ def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> 
     return Trainer(config, out).run()
 
 
-__all__ = ["TrainingDiverged", "Trainer", "fit"]
+__all__ = ["TrainingDiverged", "Trainer", "fit", "prepare_features"]

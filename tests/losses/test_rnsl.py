@@ -167,11 +167,23 @@ def test_pruned_samples_get_no_gradient():
             60,
             [18, 23, 28, 33, 38, 43, 48, 53, 58],
         ),  # start round(18.46) = 18, period round(4.6) = 5
-        (1, [1]),
+        (1, []),  # never before a model has trained and been selected
     ],
 )
 def test_pruning_schedule_scales_with_run_length(total, expected):
     loss = TruncatedRNSL(num_classes=3, dim=2, num_samples=6)
+    assert [epoch for epoch in range(1, total + 1) if loss.pruning_due(epoch, total)] == expected
+
+
+@pytest.mark.parametrize(
+    ("total", "expected"),
+    [
+        (100, [5, 20, 35, 50, 65, 80, 95]),  # start round(5.0), period round(15.0)
+        (12, [2, 4, 6, 8, 10, 12]),  # start max(2, round(0.6)), period round(1.8)
+    ],
+)
+def test_frozen_mode_schedule(total, expected):
+    loss = TruncatedRNSL(num_classes=3, dim=2, num_samples=6, prune_start=0.05, prune_every=0.15)
     assert [epoch for epoch in range(1, total + 1) if loss.pruning_due(epoch, total)] == expected
 
 

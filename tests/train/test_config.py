@@ -36,3 +36,24 @@ def test_default_views_round_trip_as_none():
 def test_bad_views_are_refused_with_the_accepted_names(views, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(views=views).resolved()
+
+
+def test_frozen_trnsl_prunes_early_and_resumes_from_the_selected_weights():
+    frozen = TrainConfig(method="trnsl").resolved().loss_params
+    assert frozen == {"prune_start": 0.05, "prune_every": 0.15, "resume": "selected"}
+
+
+def test_finetune_trnsl_keeps_the_papers_schedule():
+    # the loss class's own defaults apply: first pruning at 40/130, resume from current weights
+    assert TrainConfig(method="trnsl", mode="finetune").resolved().loss_params == {}
+
+
+def test_explicit_loss_parameters_override_the_frozen_defaults():
+    config = TrainConfig(method="trnsl", loss_params={"resume": "current", "q": 0.5})
+    assert config.resolved().loss_params == {
+        "prune_start": 0.05,
+        "prune_every": 0.15,
+        "resume": "current",
+        "q": 0.5,
+    }
+    assert TrainConfig(method="nsl").resolved().loss_params == {}

@@ -50,11 +50,6 @@ def test_paper_method_reaches_the_promised_level(method):
     assert test["map@20"] >= 0.90, test
 
 
-@pytest.mark.xfail(
-    reason="frozen features, seed 0: t-RNSL 0.907 against NSL 0.862 measured, 4.5 points "
-    "(the 3-seed means of the ucmerced study differ by 5.1)",
-    strict=False,
-)
 def test_truncated_rnsl_resists_uniform_noise_better_than_nsl():
     noisy = {"noise": "uniform", "noise_rate": 0.5}
     nsl = ucmerced("nsl", **noisy)["test"]["knn@10"]

@@ -1,0 +1,184 @@
+"""Running the project's notebooks with papermill, in a fresh kernel or a warm one.
+
+A fresh kernel per notebook costs seconds of start-up and imports (torch, pandas, matplotlib)
+before the first line of the experiment runs. For a study of hundreds of short frozen-backbone
+cells that is a large part of the wall time, so the study runner keeps one :class:`WarmKernel`
+per worker: the kernel stays alive between notebooks and its namespace is cleared before each
+(IPython's reset: user variables and output history go, imported modules stay loaded). A
+notebook therefore still starts from an empty namespace, and every run seeds its own random
+generators, so a warm kernel gives the same results as a fresh one (tested). A kernel that dies
+or times out is replaced by a fresh one for the next notebook.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
+
+KERNEL = "python3"
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+START_TIMEOUT = 180
+# The kernel's own start-up and shutdown chatter (transport warnings) would interleave with the
+# study's progress bar; cell errors still reach the executed notebook.
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+
+def notebook_path(name: str, out: str | os.PathLike) -> Path:
+    """Convert ``notebooks/<name>.py`` (jupytext percent format) to an .ipynb under ``out``."""
+    import jupytext
+
+    source = NOTEBOOKS_DIR / f"{name}.py"
+    target = Path(out) / "_notebooks" / f"{name}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    notebook = jupytext.read(source)
+    notebook.metadata["kernelspec"] = {
+        "name": KERNEL,
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    tmp = target.with_suffix(".tmp.ipynb")
+    jupytext.write(notebook, tmp, fmt="ipynb")
+    os.replace(tmp, target)
+    return target
+
+
+def set_threads(threads: int) -> None:
+    """Thread counts for kernels started from now on (they inherit this process's environment)."""
+    os.environ.update(
+        OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads), RSDML_PROGRESS="0"
+    )
+
+
+def execute_notebook(
+    notebook: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    threads: int,
+    kernel: WarmKernel | None = None,
+) -> None:
+    """Run one notebook with papermill inside ``output``'s folder.
+
+    Without ``kernel`` the notebook gets a fresh kernel that is shut down afterwards; with one,
+    it runs in that warm kernel after a namespace reset.
+    """
+    import papermill
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    set_threads(threads)
+    if kernel is None:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name=KERNEL,
+            progress_bar=False,
+            cwd=str(output.parent),
+            start_timeout=START_TIMEOUT,
+            extra_arguments=KERNEL_ARGUMENTS,
+        )
+    else:
+        kernel.execute(notebook, output, parameters)
+
+
+class WarmKernel:
+    """One kernel reused across notebook executions, its namespace reset before each.
+
+    Use as a context manager (or call :meth:`close`) so the kernel is shut down at the end.
+    """
+
+    def __init__(self) -> None:
+        self._manager = None
+        self.executions = 0
+        self.starts = 0
+
+    def _ensure_started(self, cwd: Path) -> None:
+        if self._manager is not None and self._manager.has_kernel:
+            return
+        self.close()
+        self._manager = ClientTrackingKernelManager(kernel_name=KERNEL)
+        run_sync(self._manager.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=str(cwd))
+        self.starts += 1
+
+    def execute(self, notebook: Path, output: Path, parameters: dict[str, Any]) -> None:
+        """Reset the namespace, change to ``output``'s folder, and run the notebook there."""
+        import papermill
+        from papermill.exceptions import PapermillExecutionError
+
+        cwd = output.parent
+        self._ensure_started(cwd)
+        try:
+            self._run_code(
+                f"import os as _os; _os.chdir({str(cwd)!r}); del _os\n"
+                "get_ipython().reset(new_session=True)"
+            )
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                kernel_name=KERNEL,
+                progress_bar=False,
+                start_timeout=START_TIMEOUT,
+                km=self._manager,
+            )
+        except PapermillExecutionError:
+            raise  # an error in the notebook's own code: the kernel itself is fine
+        except BaseException:
+            self.close()  # dead, hung or interrupted: the next notebook gets a fresh kernel
+            raise
+        finally:
+            if self._manager is not None:
+                self._manager.stop_clients()
+            self.executions += 1
+
+    def _run_code(self, code: str) -> None:
+        """Execute a one-cell notebook of ``code`` in the kernel (raises on error)."""
+        import nbformat
+        from nbclient import NotebookClient
+
+        cell = nbformat.v4.new_code_cell(code)
+        NotebookClient(
+            nbformat.v4.new_notebook(cells=[cell]), km=self._manager, allow_errors=False
+        ).execute()
+
+    def close(self) -> None:
+        """Shut the kernel down (a no-op when none is running)."""
+        if self._manager is None:
+            return
+        manager, self._manager = self._manager, None
+        manager.stop_clients()
+        if manager.has_kernel:
+            run_sync(manager.shutdown_kernel)(now=True)
+
+    def __enter__(self) -> WarmKernel:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class ClientTrackingKernelManager(AsyncKernelManager):
+    """A kernel manager that remembers the clients it hands out.
+
+    nbclient leaves a client's channels (sockets and a heartbeat thread) open when it does not own
+    the kernel manager; the warm kernel stops them after each notebook.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.handed_out: list[Any] = []
+
+    def client(self, **kwargs: Any) -> Any:
+        client = super().client(**kwargs)
+        self.handed_out.append(client)
+        return client
+
+    def stop_clients(self) -> None:
+        """Stop the channels of every client handed out so far."""
+        while self.handed_out:
+            client = self.handed_out.pop()
+            if client.channels_running:
+                client.stop_channels()

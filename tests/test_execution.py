@@ -1,0 +1,88 @@
+"""Notebook execution in a warm kernel: each notebook starts from an empty namespace in its own
+folder, an error in a notebook keeps the kernel, a dead kernel is replaced."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from papermill.exceptions import PapermillExecutionError
+
+from rsdml.execution import WarmKernel, execute_notebook
+
+
+def write_notebook(path, *sources):
+    cells = [nbformat.v4.new_code_cell("value = None")]
+    cells[0].metadata["tags"] = ["parameters"]
+    cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    notebook.metadata["kernelspec"] = {"name": "python3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+RECORD = """
+import json, os, sys
+json.dump(
+    {"pid": os.getpid(), "cwd": os.getcwd(), "leftover": "left_behind" in globals(),
+     "value": value, "torch_loaded": "torch" in sys.modules},
+    open("record.json", "w"),
+)
+left_behind = 1
+import torch
+"""
+
+
+def records(folder):
+    return json.loads((folder / "record.json").read_text())
+
+
+@pytest.fixture
+def record_notebook(tmp_path):
+    return write_notebook(tmp_path / "record.ipynb", RECORD)
+
+
+def test_warm_kernel_resets_the_namespace_and_moves_to_each_folder(tmp_path, record_notebook):
+    first, second = tmp_path / "first", tmp_path / "second"
+    with WarmKernel() as kernel:
+        execute_notebook(record_notebook, first / "out.ipynb", {"value": 1}, 1, kernel=kernel)
+        execute_notebook(record_notebook, second / "out.ipynb", {"value": 2}, 1, kernel=kernel)
+        assert kernel.starts == 1 and kernel.executions == 2
+    one, two = records(first), records(second)
+    assert one["pid"] == two["pid"]  # the same kernel process ...
+    assert not two["leftover"]  # ... with an empty namespace
+    assert two["torch_loaded"] and not one["torch_loaded"]  # imports are what it keeps
+    assert (one["cwd"], two["cwd"]) == (str(first), str(second))
+    assert (one["value"], two["value"]) == (1, 2)
+    executed = nbformat.read(second / "out.ipynb", as_version=4)
+    counts = [cell.execution_count for cell in executed.cells if cell.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1))
+
+
+def test_an_error_in_a_notebook_keeps_the_kernel(tmp_path, record_notebook):
+    failing = write_notebook(tmp_path / "fail.ipynb", "raise ValueError('bad parameter')")
+    with WarmKernel() as kernel:
+        with pytest.raises(PapermillExecutionError, match="bad parameter"):
+            execute_notebook(failing, tmp_path / "a" / "out.ipynb", {}, 1, kernel=kernel)
+        execute_notebook(record_notebook, tmp_path / "b" / "out.ipynb", {}, 1, kernel=kernel)
+        assert kernel.starts == 1
+    assert not records(tmp_path / "b")["leftover"]
+
+
+def test_a_dead_kernel_is_replaced_for_the_next_notebook(tmp_path, record_notebook):
+    dying = write_notebook(tmp_path / "die.ipynb", "import os\nos._exit(1)")
+    with WarmKernel() as kernel:
+        execute_notebook(record_notebook, tmp_path / "a" / "out.ipynb", {}, 1, kernel=kernel)
+        with pytest.raises(Exception):  # noqa: B017 (nbclient's DeadKernelError or a timeout)
+            execute_notebook(dying, tmp_path / "b" / "out.ipynb", {}, 1, kernel=kernel)
+        execute_notebook(record_notebook, tmp_path / "c" / "out.ipynb", {}, 1, kernel=kernel)
+        assert kernel.starts == 2
+    assert records(tmp_path / "a")["pid"] != records(tmp_path / "c")["pid"]
+
+
+def test_fresh_kernel_per_notebook_without_a_warm_one(tmp_path, record_notebook):
+    execute_notebook(record_notebook, tmp_path / "a" / "out.ipynb", {}, 1)
+    execute_notebook(record_notebook, tmp_path / "b" / "out.ipynb", {}, 1)
+    assert records(tmp_path / "a")["pid"] != records(tmp_path / "b")["pid"]
+    assert records(tmp_path / "b")["cwd"] == str(tmp_path / "b")
