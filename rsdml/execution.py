@@ -108,7 +108,7 @@ class WarmKernel:
         import papermill
         from papermill.exceptions import PapermillExecutionError
 
-        cwd = output.parent
+        cwd = output.parent.resolve()  # the kernel's own working directory is elsewhere
         self._ensure_started(cwd)
         try:
             self._run_code(

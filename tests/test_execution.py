@@ -4,6 +4,7 @@ folder, an error in a notebook keeps the kernel, a dead kernel is replaced."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -85,4 +86,14 @@ def test_fresh_kernel_per_notebook_without_a_warm_one(tmp_path, record_notebook)
     execute_notebook(record_notebook, tmp_path / "a" / "out.ipynb", {}, 1)
     execute_notebook(record_notebook, tmp_path / "b" / "out.ipynb", {}, 1)
     assert records(tmp_path / "a")["pid"] != records(tmp_path / "b")["pid"]
+    assert records(tmp_path / "b")["cwd"] == str(tmp_path / "b")
+
+
+def test_relative_output_folders_are_taken_from_the_callers_directory(
+    tmp_path, record_notebook, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    with WarmKernel() as kernel:
+        for name in ("a", "b"):
+            execute_notebook(record_notebook, Path(name) / "out.ipynb", {}, 1, kernel=kernel)
     assert records(tmp_path / "b")["cwd"] == str(tmp_path / "b")
