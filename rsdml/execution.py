@@ -65,23 +65,32 @@ def execute_notebook(
     Without ``kernel`` the notebook gets a fresh kernel that is shut down afterwards; with one,
     it runs in that warm kernel after a namespace reset.
     """
-    import papermill
-
     output.parent.mkdir(parents=True, exist_ok=True)
     set_threads(threads)
     if kernel is None:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            kernel_name=KERNEL,
-            progress_bar=False,
+        _papermill(
+            notebook,
+            output,
+            parameters,
             cwd=str(output.parent),
-            start_timeout=START_TIMEOUT,
             extra_arguments=KERNEL_ARGUMENTS,
         )
     else:
         kernel.execute(notebook, output, parameters)
+
+
+def _papermill(notebook: Path, output: Path, parameters: dict[str, Any], **options: Any) -> None:
+    import papermill
+
+    papermill.execute_notebook(
+        str(notebook),
+        str(output),
+        parameters=parameters,
+        kernel_name=KERNEL,
+        progress_bar=False,
+        start_timeout=START_TIMEOUT,
+        **options,
+    )
 
 
 class WarmKernel:
@@ -105,7 +114,6 @@ class WarmKernel:
 
     def execute(self, notebook: Path, output: Path, parameters: dict[str, Any]) -> None:
         """Reset the namespace, change to ``output``'s folder, and run the notebook there."""
-        import papermill
         from papermill.exceptions import PapermillExecutionError
 
         cwd = output.parent.resolve()  # the kernel's own working directory is elsewhere
@@ -115,15 +123,7 @@ class WarmKernel:
                 f"import os as _os; _os.chdir({str(cwd)!r}); del _os\n"
                 "get_ipython().reset(new_session=True)"
             )
-            papermill.execute_notebook(
-                str(notebook),
-                str(output),
-                parameters=parameters,
-                kernel_name=KERNEL,
-                progress_bar=False,
-                start_timeout=START_TIMEOUT,
-                km=self._manager,
-            )
+            _papermill(notebook, output, parameters, km=self._manager)
         except PapermillExecutionError:
             raise  # an error in the notebook's own code: the kernel itself is fine
         except BaseException:
