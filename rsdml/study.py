@@ -253,11 +253,8 @@ def prepare_shared_features(cells: list[Cell]) -> None:
         key = content_key({k: v for k, v in cell.parameters.items() if k in FEATURE_PARAMETERS})
         if key in prepared:
             continue
-        config = {k: v for k, v in cell.parameters.items() if k in fields}
-        if config.get("views") is not None:
-            config["views"] = tuple(config["views"])
         try:
-            prepare_features(config)
+            prepare_features({k: v for k, v in cell.parameters.items() if k in fields})
             prepared.add(key)
         except Exception as error:  # e.g. an unknown method: the next cell may still succeed
             if key not in reported:

@@ -353,9 +353,10 @@ class Trainer:
         )
         if self.loss.resume == "selected" and self.best_state is not None:
             self.model.load_state_dict(selected_model.state_dict())
-            self.loss.load_state_dict(selected_loss.state_dict())
+            self.loss.load_state_dict(selected_loss.state_dict())  # its pruning weights too
             self.optimizer.state.clear()
-        self.loss.copy_pruning_from(selected_loss)
+        else:
+            self.loss.copy_pruning_from(selected_loss)
 
     def run(self) -> dict[str, Any]:
         """Train (or resume), select on validation, evaluate on test; returns the metrics."""
