@@ -33,9 +33,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rsdml.data import load_scene_list, make_split, read_image
+from rsdml.data import read_image
 from rsdml.plots import plot_class_examples, plot_transition_matrix, save_figure, use_style
 from rsdml.report import find_runs, study_settings
+from rsdml.train import TrainConfig
+from rsdml.train.prepare import load_run_images
 
 use_style()
 figures = Path(figures_dir)
@@ -43,10 +45,13 @@ figures.mkdir(parents=True, exist_ok=True)
 shared = {}
 if (Path(study_dir) / "study.json").exists():
     shared = json.loads((Path(study_dir) / "study.json").read_text())["shared"]
-dataset = dataset or shared.get("dataset", "synthetic")
-root = root or shared.get("root")
-scenes = load_scene_list(dataset, root, **shared.get("dataset_options", {}))
-split = make_split(scenes)
+# The study's own configuration decides the data (split seed and fractions, dataset options such
+# as on_error): the same scenes and split its runs trained on, read through the image cache.
+chosen_data = {key: value for key, value in (("dataset", dataset), ("root", root)) if value}
+run_config = TrainConfig.from_dict({**shared, **chosen_data}).resolved()
+scenes, split, _, _, skipped = load_run_images(run_config)
+if skipped:
+    print(f"{len(skipped)} unreadable files left out (on_error=skip)")
 
 # %% [markdown]
 # ## Split sizes (per class: sorted names, shuffled with seed 42, floor-cut 70/10/20)

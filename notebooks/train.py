@@ -24,26 +24,26 @@
 # parameters returns the finished result at once; an interrupted run resumes.
 
 # %% tags=["parameters"]
-method = "nsl"
+# The whole run configuration, handed to TrainConfig unchanged: any TrainConfig field may be added
+# here (split_seed, fractions, weights, pretrained, database_labels...; see
+# rsdml/train/config.py), and an unknown or mistyped one is refused. None takes the documented
+# default of the mode or dataset. The study runner replaces this dict with each cell's own.
+# Keep brackets and quotes out of the comments inside the dict: papermill reads it line by line.
+config = {
+    "method": "nsl",
+    "dataset": "synthetic",
+    "root": None,
+    "mode": "frozen",
+    "backbone": "efficientnet_lite0",
+    "epochs": None,
+    "seed": 0,
+    "noise": None,  # uniform, pairflip or dependent, with a noise_rate in (0, 1)
+    "noise_rate": 0.0,
+    "label_fraction": None,
+    "views": None,  # frozen-mode feature views: None for every geometric view, or a list
+    "loss_params": {},
+}
 setting = "clean"
-dataset = "synthetic"
-root = None
-dataset_options = {}
-mode = "frozen"
-backbone = "efficientnet_lite0"
-image_size = None
-epochs = None
-batch_size = None
-lr = None
-seed = 0
-label_fraction = None
-noise = None
-noise_rate = 0.0
-# views: frozen-mode feature views; None = every geometric view, ["plain"] = none
-views = None
-unlabelled_pool = "train"
-loss_params = {}
-device = "auto"
 out_dir = "../runs/notebook/train"
 
 # %%
@@ -56,27 +56,9 @@ from rsdml.plots import plot_learning_curves, save_figure, use_style
 from rsdml.train import TrainConfig, fit
 
 use_style()
-config = TrainConfig(
-    method=method,
-    dataset=dataset,
-    root=root,
-    dataset_options=dataset_options,
-    mode=mode,
-    backbone=backbone,
-    image_size=image_size,
-    epochs=epochs,
-    batch_size=batch_size,
-    lr=lr,
-    seed=seed,
-    label_fraction=label_fraction,
-    noise=noise,
-    noise_rate=noise_rate,
-    views=None if views is None else tuple(views),
-    unlabelled_pool=unlabelled_pool,
-    loss_params=loss_params,
-    device=device,
-)
-print(json.dumps(config.resolved().to_dict(), indent=1))
+train_config = TrainConfig.from_dict(config)
+method = train_config.method
+print(json.dumps(train_config.resolved().to_dict(), indent=1))
 
 # %% [markdown]
 # ## Training
@@ -84,7 +66,7 @@ print(json.dumps(config.resolved().to_dict(), indent=1))
 # labels the learner was given). The test split is touched once, by the selected model.
 
 # %%
-metrics = fit(config, out=out_dir)
+metrics = fit(train_config, out=out_dir)
 print(f"best epoch {metrics['best_epoch']} of {len(metrics['history'])}")
 
 # %% [markdown]

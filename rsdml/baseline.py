@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 import torch
 
-from rsdml.data import cached_images, load_scene_list, make_split
+from rsdml.data import make_split
 from rsdml.evaluate import evaluate_embeddings
-from rsdml.models import create_backbone, extract_features
-from rsdml.storage import content_key
+from rsdml.models import create_backbone
+from rsdml.train.inputs import FeatureInputs
+from rsdml.train.prepare import load_scene_images
 
 
 def evaluate_backbone(
@@ -26,6 +28,7 @@ def evaluate_backbone(
     fractions: tuple[float, float, float] = (0.7, 0.1, 0.2),
     split_seed: int = 42,
     weights: str | None = None,
+    pretrained: bool = True,
     device: str = "auto",
     progress: bool | None = None,
     dataset_options: dict[str, Any] | None = None,
@@ -33,21 +36,35 @@ def evaluate_backbone(
 ) -> dict[str, float]:
     """Metrics of L2-normalised pretrained features on the standard split.
 
-    Features are cached on disk, so a second call with the same arguments only re-evaluates.
+    Features are cached on disk under the decoded-image cache key, so a second call with the same
+    arguments only re-evaluates, and replaced images are embedded again. ``dataset_options`` may
+    hold ``on_error="skip"`` to leave unreadable images out (before the split). With
+    ``pretrained=False`` (and no ``weights``) the backbone is randomly initialised: a floor, not
+    a reference.
     """
-    scenes = load_scene_list(dataset, root, download=download, **(dataset_options or {}))
-    split = make_split(scenes, fractions=fractions, seed=split_seed)
-    images, _ = cached_images(scenes.files, image_size, progress=progress)
-    model = create_backbone(backbone, pretrained=True, weights=weights)
-    features = extract_features(
-        model,
-        images,
-        device=device,
-        view="plain",
-        cache_parts=(content_key([str(p) for p in scenes.files]), "all", image_size),
+    loaded = load_scene_images(
+        dataset,
+        root,
+        image_size,
+        dataset_options=dataset_options,
+        download=download,
         progress=progress,
     )
-    features = torch.nn.functional.normalize(features.float(), dim=1)
+    scenes = loaded.scenes
+    split = make_split(scenes, fractions=fractions, seed=split_seed)
+    model = create_backbone(backbone, pretrained=pretrained, weights=weights)
+    # The training engine's own path to the plain features, so both share one cache entry.
+    inputs = FeatureInputs.build(
+        model,
+        loaded.images,
+        files_key=loaded.images_key,
+        image_size=image_size,
+        views=("plain",),
+        augmented=np.array([], dtype=np.int64),
+        device=device,
+        progress=progress,
+    )
+    features = torch.nn.functional.normalize(inputs.views["plain"].float(), dim=1)
     return evaluate_embeddings(
         features[split.test],
         scenes.labels[split.test],

@@ -8,10 +8,16 @@ per worker: the kernel stays alive between notebooks and its namespace is cleare
 notebook therefore still starts from an empty namespace, and every run seeds its own random
 generators, so a warm kernel gives the same results as a fresh one (tested). A kernel that dies
 or times out is replaced by a fresh one for the next notebook.
+
+Papermill only logs a parameter that the notebook's parameters cell does not define, and the
+notebook then runs with its own default: here such a parameter is refused before the kernel
+starts (:func:`check_parameters`).
 """
 
 from __future__ import annotations
 
+import ast
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -19,12 +25,59 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
+from rsdml.errors import UserError
+
 KERNEL = "python3"
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 START_TIMEOUT = 180
 # The kernel's own start-up and shutdown chatter (transport warnings) would interleave with the
 # study's progress bar; cell errors still reach the executed notebook.
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
+
+
+class UnknownNotebookParameter(UserError, ValueError):
+    """A parameter that the notebook's parameters cell does not define."""
+
+
+def parameter_names(notebook: str | os.PathLike) -> list[str]:
+    """The variables that a notebook's ``parameters`` cell assigns, in order.
+
+    ``notebook`` is an .ipynb file or a jupytext percent script (.py). A notebook without a
+    parameters cell takes none.
+    """
+    import jupytext
+
+    # jupytext reads both formats; the cell tags are what papermill looks for too
+    for cell in jupytext.read(Path(notebook)).cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            names = []
+            for node in ast.parse(cell.source).body:
+                targets = node.targets if isinstance(node, ast.Assign) else []
+                if isinstance(node, ast.AnnAssign):
+                    targets = [node.target]
+                names += [t.id for t in targets if isinstance(t, ast.Name) and t.id not in names]
+            return names
+    return []
+
+
+def check_parameters(notebook: str | os.PathLike, parameters: dict[str, Any]) -> None:
+    """Refuse parameters that ``notebook``'s parameters cell does not define.
+
+    Raises:
+        UnknownNotebookParameter: naming each unknown parameter, the closest known one and the
+            notebook's parameters.
+    """
+    known = parameter_names(notebook)
+    unknown = [name for name in parameters if name not in known]
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, known, n=1)
+            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise UnknownNotebookParameter(
+            f"notebook {Path(notebook).stem} has no parameter {', '.join(hints)}; its "
+            f"parameters are {known}: rename or remove the unknown one(s)"
+        )
 
 
 def notebook_path(name: str, out: str | os.PathLike) -> Path:
@@ -64,7 +117,12 @@ def execute_notebook(
 
     Without ``kernel`` the notebook gets a fresh kernel that is shut down afterwards; with one,
     it runs in that warm kernel after a namespace reset.
+
+    Raises:
+        UnknownNotebookParameter: a parameter the notebook does not define (papermill would only
+            log it and run with the notebook's default).
     """
+    check_parameters(notebook, parameters)
     output.parent.mkdir(parents=True, exist_ok=True)
     set_threads(threads)
     if kernel is None:

@@ -7,7 +7,6 @@ the result tables. Nothing here trains.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rsdml import rundir
 from rsdml.data import read_image
 from rsdml.evaluate import precision_recall_curve, top_k
 from rsdml.losses import available
@@ -36,18 +36,18 @@ class Run:
     @cached_property
     def metrics(self) -> dict[str, Any]:
         """The run's ``metrics.json``."""
-        return json.loads((self.folder / "metrics.json").read_text())
+        return rundir.read_json(self.folder / rundir.METRICS, what="the run's final metrics")
 
     @cached_property
     def embeddings(self) -> dict[str, np.ndarray]:
         """The arrays of ``embeddings.npz`` (train/val/test embeddings, indices, labels)."""
-        with np.load(self.folder / "embeddings.npz") as stored:
+        with np.load(self.folder / rundir.EMBEDDINGS) as stored:
             return {name: stored[name] for name in stored.files}
 
     @cached_property
     def files(self) -> list[str]:
         """Image paths of the dataset, in index order."""
-        return json.loads((self.folder / "split.json").read_text())["files"]
+        return rundir.read_json(self.folder / rundir.SPLIT, what="the run's split")["files"]
 
     def curve(self, key: str = "val_knn@10") -> list[float]:
         """A per-epoch series of the history."""
@@ -61,14 +61,15 @@ def find_runs(
     setting: str | None = None,
     seed: int | None = None,
 ) -> list[Run]:
-    """Finished runs of a study, filtered, in the registry's method order."""
+    """Finished runs of a study (done cells, as :func:`rsdml.rundir.is_cell_done` decides),
+    filtered, in the registry's method order."""
     runs = []
-    for path in Path(study_dir).glob("cells/*/*/*/cell.json"):
-        record = json.loads(path.read_text())
-        if record.get("status") != "done" or not (path.parent / "metrics.json").exists():
+    for folder in rundir.study_cell_folders(study_dir):
+        if not rundir.is_cell_done(folder):
             continue
+        record = rundir.read_json(folder / rundir.CELL_RECORD, what="the cell's record")
         parameters = record["parameters"]
-        run = Run(path.parent, parameters["method"], parameters["setting"], int(parameters["seed"]))
+        run = Run(folder, parameters["method"], parameters["setting"], int(parameters["seed"]))
         if method not in (None, run.method) or setting not in (None, run.setting):
             continue
         if seed is not None and run.seed != seed:
@@ -81,7 +82,9 @@ def find_runs(
 def study_settings(study_dir: str | os.PathLike) -> list[str]:
     """Setting names in the order the study file lists them."""
     stored = Path(study_dir) / "study.json"
-    return list(json.loads(stored.read_text())["settings"]) if stored.exists() else []
+    if not stored.exists():
+        return []
+    return list(rundir.read_json(stored, what="the study's description")["settings"])
 
 
 def result_records(runs: list[Run]) -> list[dict[str, Any]]:

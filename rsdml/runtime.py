@@ -2,36 +2,118 @@
 
 Kept in one small module so that the data, model, training and evaluation rooms agree on
 the same rules (CUDA when present, deterministic seeding, progress on stderr that a
-papermill kernel can switch off).
+papermill kernel can switch off, which OSErrors are the machine's doing rather than a bug).
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import random
 import sys
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
 import torch
 
+from rsdml.errors import UserError
+
 T = TypeVar("T")
 
 PROGRESS_ENV = "RSDML_PROGRESS"
 
+# OSErrors that say something about this machine (rights, mounts, space), not about rsdml's code.
+ENVIRONMENT_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+
+
+class DeviceUnavailableError(UserError, RuntimeError):
+    """The requested torch device does not exist on this machine; the message names the fix."""
+
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """``"auto"`` (or None) picks CUDA when available, else the CPU; anything else is passed to torch."""
+    """``"auto"`` (or None) picks CUDA when available, else the CPU; anything else is passed to torch.
+
+    Raises:
+        DeviceUnavailableError: an unknown device name, or CUDA requested where none is visible.
+    """
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    resolved = torch.device(device)
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(
-            f"device {device!r} was requested but CUDA is not available on this machine; "
-            "pass device='cpu' or device='auto'"
-        )
+    try:
+        resolved = torch.device(device)
+    except RuntimeError as error:  # torch's message lists every device type it knows
+        raise DeviceUnavailableError(
+            f"unknown device {str(device)!r}; use --device auto (CUDA when present, else the "
+            "CPU), --device cpu or --device cuda"
+        ) from error
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceUnavailableError(
+                f"device {str(device)!r} was requested but no CUDA device is visible on this "
+                "machine; use --device cpu, or --device auto to take CUDA only when present"
+            )
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise DeviceUnavailableError(
+                f"device {str(device)!r} was requested but only {count} CUDA device(s) are "
+                f"visible (cuda:0 to cuda:{count - 1}); pick one of them or use --device auto"
+            )
     return resolved
+
+
+def environment_os_error(error: BaseException) -> OSError | None:
+    """The OSError about this machine (no rights, read-only, disk full) behind ``error``, if any.
+
+    Follows explicit causes (``raise ... from``) only: an implicit context may be an unrelated
+    error that was already handled.
+    """
+    seen = 0
+    current: BaseException | None = error
+    while current is not None and seen < 8:
+        if isinstance(current, OSError) and current.errno in ENVIRONMENT_ERRNOS:
+            return current
+        current, seen = current.__cause__, seen + 1
+    return None
+
+
+def _inside(path: Path, folder: str | os.PathLike | None) -> bool:
+    if folder is None:
+        return False
+    try:
+        path.resolve().relative_to(Path(folder).expanduser().resolve())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def describe_os_error(error: OSError, out: str | os.PathLike | None = None) -> str:
+    """One line naming the path an environment OSError hit and what to do about it.
+
+    Args:
+        error: an OSError whose errno is in :data:`ENVIRONMENT_ERRNOS`.
+        out: the output folder the command was given (``--out``), to point the fix at it.
+    """
+    from rsdml.storage import CACHE_ENV, cache_dir
+
+    where = error.filename if error.filename is not None else error.filename2
+    path = Path(os.fsdecode(where)) if where is not None else None
+    shown = repr(str(path)) if path is not None else "a file (the system did not say which)"
+    space = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    suitable = "on a disk with free space" if space else "that is writable"
+    if path is not None and _inside(path, out):
+        elsewhere = f"choose an --out folder {suitable}"
+    elif path is not None and _inside(path, cache_dir()):
+        elsewhere = (
+            f"set {CACHE_ENV} to a folder {suitable} (the cache is now {str(cache_dir())!r})"
+        )
+    else:
+        elsewhere = f"choose an --out folder {suitable}, or set {CACHE_ENV} to one"
+    if space:
+        return f"no space left (disk full or quota exceeded) writing {shown}; free space, or {elsewhere}"
+    if error.errno == errno.EROFS:
+        return f"{shown} is on a read-only file system; {elsewhere}"
+    return f"permission denied on {shown}; give this user access to it, or {elsewhere}"
 
 
 def seed_everything(seed: int) -> torch.Generator:

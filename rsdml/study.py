@@ -7,23 +7,27 @@ A study is a YAML file (or the name of a preset in ``rsdml/studies/``)::
     shared: {dataset: synthetic, mode: frozen, epochs: 30}
     methods: [nsl, arcface, trnsl]
     seeds: [0, 1]
-    settings:                    # named settings: parameter overrides
+    settings:                    # named settings: TrainConfig overrides
       clean: {}
       uniform-0.5: {noise: uniform, noise_rate: 0.5}
     only: {uniform-0.5: [nsl, trnsl]}   # optional: restrict a setting to some methods
     report: [results, embeddings, rank_analysis, data_overview]
     report_parameters: {embeddings: {noisy_setting: uniform-0.5}}   # optional overrides
 
+Every key of ``shared`` and of a setting is a :class:`~rsdml.train.TrainConfig` field: a cell's
+configuration is ``{**shared, **setting, method, seed}``, passed to the notebook as its one
+``config`` parameter and to ``TrainConfig.from_dict`` unchanged. :func:`load_study` checks every
+key, every cell's configuration and every report parameter before anything runs.
+
 Each cell (method x setting x seed) runs ``notebooks/<notebook>.py`` through papermill in its own
-folder ``<out>/cells/<method>/<setting>/seed<k>-<hash>``, keyed by a hash of its parameters:
-a cell whose folder already holds a finished ``metrics.json`` is skipped, a failed cell is
-recorded in ``cell.json`` and the others carry on. The report notebooks then read every cell
-and regenerate the figures and tables.
+folder ``<out>/cells/<method>/<setting>/seed<k>-<hash>``, keyed by a hash of its configuration:
+a finished cell (:func:`rsdml.rundir.is_cell_done`) is skipped, a failed cell is recorded in
+``cell.json`` and the others carry on. The report notebooks then read every cell and regenerate
+the figures and tables.
 """
 
 from __future__ import annotations
 
-import json
 import multiprocessing.util
 import os
 import sys
@@ -36,15 +40,31 @@ from typing import Any
 
 import yaml
 
-from rsdml.execution import NOTEBOOKS_DIR, WarmKernel, execute_notebook, notebook_path
+from rsdml.errors import UserError
+from rsdml.execution import (
+    NOTEBOOKS_DIR,
+    WarmKernel,
+    execute_notebook,
+    notebook_path,
+    parameter_names,
+)
+from rsdml.rundir import CELL_RECORD, is_cell_done, read_json
 from rsdml.runtime import progress
 from rsdml.storage import atomic_write_json, content_key
+from rsdml.train.config import ConfigError, closest, field_names
 
 PRESETS_DIR = Path(__file__).with_name("studies")
 
+# The parameters a grid notebook takes (see notebooks/train.py) and those the runner sets itself.
+GRID_PARAMETERS = ("config", "setting", "out_dir")
+# Set by the grid (``methods``, ``seeds``): the same key in shared or a setting would be overridden.
+GRID_KEYS = ("method", "seed")
+# Set by the runner for every report notebook.
+REPORT_RUNNER_PARAMETERS = ("study_dir", "figures_dir")
 
-class StudyError(ValueError):
-    """A study file that cannot be run as written."""
+
+class StudyError(UserError, ValueError):
+    """A study file that cannot be run as written, or a study folder that cannot be written."""
 
 
 @dataclass
@@ -70,13 +90,22 @@ class Cell:
     method: str
     setting: str
     seed: int
-    parameters: dict[str, Any]
+    config: dict[str, Any]
     folder: Path
 
     @property
     def label(self) -> str:
         """Human-readable name of the cell."""
         return f"{self.method}/{self.setting}/seed{self.seed}"
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The notebook's parameters: the whole configuration, the setting's name, the folder."""
+        return {
+            "config": self.config,
+            "setting": self.setting,
+            "out_dir": str(self.folder.resolve()),
+        }
 
 
 def available_presets() -> list[str]:
@@ -99,6 +128,8 @@ def load_study(spec: str | os.PathLike) -> Study:
         raw = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as error:
         raise StudyError(f"{path} is not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise StudyError(f"{path}: a study file is a mapping of keys (name, shared, methods...)")
     known = {
         "name",
         "notebook",
@@ -112,10 +143,12 @@ def load_study(spec: str | os.PathLike) -> Study:
     }
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise StudyError(f"{path}: unknown key(s) {unknown}; known keys: {sorted(known)}")
+        hints = ", ".join(f"{name!r}{closest(str(name), known)}" for name in unknown)
+        raise StudyError(f"{path}: unknown key(s) {hints}; known keys: {sorted(known)}")
     for required in ("methods", "settings"):
         if not raw.get(required):
             raise StudyError(f"{path}: '{required}' is missing or empty")
+    _check_shapes(path, raw)
     study = Study(
         name=str(raw.get("name", path.stem)),
         notebook=str(raw.get("notebook", "train")),
@@ -138,38 +171,141 @@ def load_study(spec: str | os.PathLike) -> Study:
     for name in [study.notebook, *study.report]:
         if not (NOTEBOOKS_DIR / f"{name}.py").exists():
             raise StudyError(f"{path}: notebook {name!r} not found in {NOTEBOOKS_DIR}")
+    _check_grid(path, study)
+    _check_report_parameters(path, study)
     return study
+
+
+def _check_shapes(path: Path, raw: dict[str, Any]) -> None:
+    """Refuse values of the wrong kind before they are converted (a list where a mapping goes)."""
+    for key in ("shared", "settings", "only", "report_parameters"):
+        if raw.get(key) is not None and not isinstance(raw[key], dict):
+            raise StudyError(f"{path}: '{key}' must be a mapping, got {raw[key]!r}")
+    for key in ("methods", "seeds", "report"):
+        if raw.get(key) is not None and not isinstance(raw[key], list):
+            raise StudyError(f"{path}: '{key}' must be a list, got {raw[key]!r}")
+    for seed in raw.get("seeds") or []:
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise StudyError(f"{path}: seeds must be integers, got {seed!r}")
+    for group in ("settings", "only", "report_parameters"):
+        for name, value in (raw.get(group) or {}).items():
+            kind = list if group == "only" else dict
+            if value is not None and not isinstance(value, kind):
+                what = "a list of methods" if kind is list else "a mapping of parameters"
+                raise StudyError(f"{path}: {group}.{name} must be {what}, got {value!r}")
+
+
+def cell_config(study: Study, setting: str, method: str, seed: int) -> dict[str, Any]:
+    """The whole training configuration of one cell, as ``TrainConfig.from_dict`` takes it."""
+    return {**study.shared, **study.settings[setting], "method": method, "seed": seed}
+
+
+def _check_grid(path: Path, study: Study) -> None:
+    """Check every key of ``shared`` and the settings, and every cell's configuration."""
+    from rsdml.losses import METHODS
+    from rsdml.train import TrainConfig
+
+    takes = parameter_names(NOTEBOOKS_DIR / f"{study.notebook}.py")
+    missing = [name for name in GRID_PARAMETERS if name not in takes]
+    if missing:
+        raise StudyError(
+            f"{path}: notebook {study.notebook!r} cannot run a grid: its parameters cell lacks "
+            f"{missing}; a grid notebook takes {list(GRID_PARAMETERS)} like notebooks/train.py"
+        )
+    fields = field_names()
+    places = {"shared": study.shared, **{f"setting {k!r}": v for k, v in study.settings.items()}}
+    for place, values in places.items():
+        for key in values:
+            if key in GRID_KEYS:
+                raise StudyError(
+                    f"{path}: {place} sets {key!r}, which the study's '{key}s' list sets for "
+                    f"every cell; remove it there and list the {key}s under '{key}s'"
+                )
+            if key not in fields:
+                raise StudyError(
+                    f"{path}: {place} has unknown training option {key!r}"
+                    f"{closest(str(key), fields)}; any TrainConfig field is accepted: {fields}"
+                )
+    for setting in study.settings:
+        for method in study.only.get(setting, study.methods):
+            where = f"{path}: setting {setting!r}, method {method!r}"
+            if method not in METHODS:
+                raise StudyError(
+                    f"{where}: unknown method{closest(method, METHODS)}; "
+                    f"available: {', '.join(METHODS)}"
+                )
+            config = cell_config(study, setting, method, study.seeds[0] if study.seeds else 0)
+            try:
+                TrainConfig.from_dict(config).validate()
+            except ConfigError as error:
+                raise StudyError(f"{where}: {error}") from error
+            accepted = METHODS[method].defaults
+            for name in config.get("loss_params") or {}:
+                if name not in accepted:
+                    raise StudyError(
+                        f"{where}: loss_params has {name!r}{closest(name, accepted)}, which "
+                        f"{method} does not take; its parameters: {sorted(accepted)}"
+                    )
+
+
+def _check_report_parameters(path: Path, study: Study) -> None:
+    """Check that every report parameter names a notebook and one of its parameters."""
+    # a notebook left out of 'report' may keep its parameters (switched off for a while); a
+    # misspelt one would be ignored for good
+    notebooks = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.py"))
+    for name, parameters in study.report_parameters.items():
+        if name not in notebooks:
+            raise StudyError(
+                f"{path}: report_parameters names {name!r}{closest(name, notebooks)}, which is "
+                f"not a notebook (they are {notebooks}); fix or remove it"
+            )
+        takes = parameter_names(NOTEBOOKS_DIR / f"{name}.py")
+        for key in parameters:
+            if key in REPORT_RUNNER_PARAMETERS:
+                raise StudyError(
+                    f"{path}: report_parameters.{name} sets {key!r}, which the runner sets "
+                    "(the study folder and --figures); remove it"
+                )
+            if key not in takes:
+                options = [p for p in takes if p not in REPORT_RUNNER_PARAMETERS]
+                raise StudyError(
+                    f"{path}: report_parameters.{name} has unknown parameter {key!r}"
+                    f"{closest(str(key), options)}; notebook {name} takes {options}"
+                )
 
 
 def expand(study: Study, out: str | os.PathLike) -> list[Cell]:
     """Every cell of the grid, with its parameters and folder."""
     cells = []
-    for setting, overrides in study.settings.items():
-        methods = study.only.get(setting, study.methods)
-        for method in methods:
+    for setting in study.settings:
+        for method in study.only.get(setting, study.methods):
             for seed in study.seeds:
-                parameters = {**study.shared, **overrides, "method": method, "seed": seed}
-                key = content_key(study.notebook, parameters)
+                config = cell_config(study, setting, method, seed)
+                # the same hash as when cells took their parameters one by one: folders of
+                # finished studies stay valid
+                key = content_key(study.notebook, config)
                 folder = Path(out) / "cells" / method / setting / f"seed{seed}-{key[:10]}"
-                parameters = {**parameters, "setting": setting, "out_dir": str(folder.resolve())}
-                cells.append(Cell(method, setting, seed, parameters, folder))
+                cells.append(Cell(method, setting, seed, config, folder))
     return cells
 
 
 def is_done(cell: Cell) -> bool:
-    """A cell is done when its record says so and its metrics exist."""
-    record = cell.folder / "cell.json"
-    if not record.exists() or not (cell.folder / "metrics.json").exists():
-        return False
-    return json.loads(record.read_text()).get("status") == "done"
+    """Whether a cell is done by the run-folder contract (:func:`rsdml.rundir.is_cell_done`)."""
+    return is_cell_done(cell.folder)
 
 
 def run_cell(
     notebook: Path, cell: Cell, threads: int, kernel: WarmKernel | None = None
 ) -> dict[str, Any]:
-    """Execute one cell, recording success or failure in ``cell.json``; never raises."""
+    """Execute one cell, recording success or failure in ``cell.json``; never raises.
+
+    A record that cannot be written (a full disk, a read-only folder) turns the cell into a
+    failure whose error says so; the study carries on with its other cells.
+    """
     started = time.time()
-    record: dict[str, Any] = {"label": cell.label, "parameters": cell.parameters}
+    # readers (the report) find method, setting and seed at the top of "parameters"
+    parameters = {"method": cell.method, "setting": cell.setting, "seed": cell.seed}
+    record: dict[str, Any] = {"label": cell.label, "parameters": {**parameters, **cell.parameters}}
     try:
         execute_notebook(
             notebook, cell.folder / "notebook.ipynb", cell.parameters, threads, kernel=kernel
@@ -179,11 +315,27 @@ def run_cell(
         record["status"] = "done"
     except Exception as error:  # a failed cell must not stop the study
         record["status"] = "failed"
-        record["error"] = f"{type(error).__name__}: {error}"[:4000]
-        record["traceback"] = traceback.format_exc()[-8000:]
+        record["error"] = _failure_line(error)
+        # papermill's message carries the notebook's own traceback: kept here, not on stderr
+        record["traceback"] = f"{error}\n{traceback.format_exc()}"[-8000:]
     record["seconds"] = time.time() - started
-    atomic_write_json(cell.folder / "cell.json", record)
+    try:
+        atomic_write_json(cell.folder / CELL_RECORD, record)
+    except OSError as error:
+        # without its record the cell is not done (rundir's contract): the next run repeats it
+        reason = f"could not write {cell.folder / CELL_RECORD}: {error}"
+        record["error"] = f"{record['error']}; {reason}" if "error" in record else reason
+        record["status"] = "failed"
+        print(f"FAILED {cell.label}: {reason}", file=sys.stderr)
     return record
+
+
+def _failure_line(error: BaseException, limit: int = 600) -> str:
+    """One line naming why a cell failed: the notebook's own exception when papermill raised."""
+    name = getattr(error, "ename", None) or type(error).__name__
+    value = getattr(error, "evalue", None) if hasattr(error, "ename") else str(error)
+    line = " ".join(str(value or "").split())
+    return f"{name}: {line}"[:limit] if line else name
 
 
 # The warm kernel of a worker process, started by its first cell and shut down when the worker
@@ -224,7 +376,7 @@ def run_cells(
     return results
 
 
-# The train notebook's parameters that decide which backbone features a frozen-mode run reads.
+# The configuration fields that decide which backbone features a frozen-mode run reads.
 FEATURE_PARAMETERS = (
     "dataset",
     "root",
@@ -245,18 +397,18 @@ def prepare_shared_features(cells: list[Cell]) -> None:
     with every core, they are not extracted by several workers at once on one thread each. A
     failure is only reported: the cells then fail with the same error, each in its record.
     """
-    from rsdml.train import TrainConfig, prepare_features
+    from rsdml.train import prepare_features
 
-    fields = set(TrainConfig.__dataclass_fields__)
     prepared, reported = set(), set()
     for cell in cells:
-        key = content_key({k: v for k, v in cell.parameters.items() if k in FEATURE_PARAMETERS})
+        key = content_key({k: v for k, v in cell.config.items() if k in FEATURE_PARAMETERS})
         if key in prepared:
             continue
         try:
-            prepare_features({k: v for k, v in cell.parameters.items() if k in fields})
+            # the cell's own configuration, exactly as its notebook will build it
+            prepare_features(cell.config)
             prepared.add(key)
-        except Exception as error:  # e.g. an unknown method: the next cell may still succeed
+        except Exception as error:  # e.g. missing data: the next cell may still succeed
             if key not in reported:
                 reported.add(key)
                 print(f"could not prepare features for {cell.label}: {error}", file=sys.stderr)
@@ -304,8 +456,7 @@ def run_study(
     study = load_study(spec)
     out = Path(out or Path("runs") / study.name)
     figures = Path(figures or out / "figures")
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(out / "study.json", {**study.__dict__})
+    _write_study_file(out / "study.json", {**study.__dict__})
     cells = expand(study, out)
     pending = [cell for cell in cells if not is_done(cell)]
     print(
@@ -324,8 +475,15 @@ def run_study(
         else []
     )
     failed = [r for r in results if r["status"] != "done"]
+    # printed again here, after the progress bar: a long study's failures end up together
     for record in failed:
         print(f"FAILED {record['label']}: {record['error']}", file=sys.stderr)
+    if failed:
+        print(
+            "each failed cell's traceback is in cell.json and notebook.ipynb in its folder "
+            f"under {out / 'cells'}",
+            file=sys.stderr,
+        )
     reports = run_report(study, out, figures) if report else []
     summary = {
         "study": study.name,
@@ -333,12 +491,26 @@ def run_study(
         "ran": len(results),
         "skipped": len(cells) - len(pending),
         "failed": [r["label"] for r in failed],
+        "errors": {r["label"]: r["error"] for r in failed},
         "report_failed": [r["label"] for r in reports if r["status"] != "done"],
         "out": str(out),
         "figures": str(figures),
     }
-    atomic_write_json(out / "summary.json", summary)
+    _write_study_file(out / "summary.json", summary)
     return summary
+
+
+def _write_study_file(path: Path, data: dict[str, Any]) -> None:
+    """Write a study-level JSON file; a disk or permission problem becomes a :class:`StudyError`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, data)
+    except OSError as error:
+        raise StudyError(
+            f"cannot write {path.name} in the study folder {path.parent}: "
+            f"{error.strerror or error}; free space there or make it writable, or choose "
+            "another folder with --out"
+        ) from error
 
 
 def regenerate_figures(
@@ -349,33 +521,10 @@ def regenerate_figures(
     stored = out / "study.json"
     if not stored.exists():
         raise StudyError(f"{out} is not a study folder (no study.json); run `rsdml study` first")
-    study = Study(**json.loads(stored.read_text()))
+    study = Study(**read_json(stored, what="the stored study"))
     figures = Path(figures or out / "figures")
     reports = run_report(study, out, figures)
     return {
         "figures": str(figures),
         "report_failed": [r["label"] for r in reports if r["status"] != "done"],
     }
-
-
-def collect_metrics(study_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """One record per finished cell: method, setting, seed, and its test metrics."""
-    records = []
-    for path in sorted(Path(study_dir).glob("cells/*/*/*/metrics.json")):
-        record_path = path.parent / "cell.json"
-        if record_path.exists() and json.loads(record_path.read_text()).get("status") != "done":
-            continue
-        metrics = json.loads(path.read_text())
-        parameters = (
-            json.loads(record_path.read_text())["parameters"] if record_path.exists() else {}
-        )
-        records.append(
-            {
-                "method": parameters.get("method", metrics["config"]["method"]),
-                "setting": parameters.get("setting", "default"),
-                "seed": metrics["config"]["seed"],
-                "folder": str(path.parent),
-                **metrics["test"],
-            }
-        )
-    return records

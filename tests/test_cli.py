@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import subprocess
+import sys
+import urllib.error
+from pathlib import Path
 
 import pytest
+import torch
 
 from rsdml.cli import main
 
@@ -73,3 +80,254 @@ def test_bad_parameter_is_reported(capsys, tmp_path):
     argv = ["train", "--method", "nsl", "--param", "tau", "--out", str(tmp_path / "run")]
     assert main(argv) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+# ---- user and environment errors: one line, exit status 2, no traceback ----
+
+
+def one_line_error(capsys, command: str) -> str:
+    """The stderr of a failed command, checked to be a short error report without traceback."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith(f"rsdml {command}: error: ")]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def make_read_only(monkeypatch, folder: Path, code: int) -> None:
+    """New folders and files under ``folder`` fail with ``code``, as on a read-only mount or
+    a folder of another user (chmod does not stop root, who runs many CI containers)."""
+    folder = folder.resolve()
+    real_mkdir, real_open = os.mkdir, os.open
+
+    def blocked(path) -> bool:
+        return isinstance(path, (str, os.PathLike)) and Path(path).resolve().is_relative_to(folder)
+
+    def mkdir(path, *args, **kwargs):
+        if blocked(path) and not os.path.exists(path):
+            raise OSError(code, os.strerror(code), os.fspath(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    def open_(path, flags, *args, **kwargs):
+        if blocked(path) and flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            raise OSError(code, os.strerror(code), os.fspath(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(os, "open", open_)
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No network and an empty torch hub cache; records the URLs a download was tried for."""
+    tried = []
+
+    def no_network(url, dst, *args, **kwargs):
+        tried.append(url)
+        raise urllib.error.URLError("simulated: no network")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", no_network)
+    return tried
+
+
+def test_unknown_dataset_is_one_line(capsys):
+    assert main(["split", "--dataset", "ucmercd"]) == 2
+    line = one_line_error(capsys, "split")
+    assert "ucmercd" in line and "ucmerced" in line
+
+
+def test_unknown_loss_parameter_names_the_closest_one(capsys, tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--method", "nsl", "--param", "temprature=0.1", "--out", str(out)]
+    assert main(argv) == 2
+    line = one_line_error(capsys, "train")
+    assert "'temprature'" in line and "did you mean 'temperature'" in line
+    assert not out.exists()  # refused before a run folder is made
+
+
+def test_loss_parameter_of_the_wrong_type_is_refused(capsys, tmp_path):
+    argv = ["train", "--method", "nsl", "--param", "temperature=abc", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    line = one_line_error(capsys, "train")
+    assert "'temperature'" in line and "must be a number" in line and "'abc'" in line
+
+
+def test_unknown_method_suggests_the_closest_one(capsys, tmp_path):
+    assert main(["train", "--method", "nls", "--out", str(tmp_path / "run")]) == 2
+    assert "did you mean 'nsl'" in one_line_error(capsys, "train")
+
+
+def test_noise_without_a_rate_is_refused(capsys, tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--method", "nsl", "--noise", "uniform", *TINY, "--out", str(out)]
+    assert main(argv) == 2
+    assert "--noise-rate" in one_line_error(capsys, "train")
+    assert not out.exists()
+
+
+def test_offline_resnet_suggests_no_pretrained_or_weights(capsys, tmp_path, offline):
+    argv = ["train", "--method", "nsl", "--backbone", "resnet18", "--epochs", "1",
+            "--image-size", "32", *TINY, "--out", str(tmp_path / "run")]  # fmt: skip
+    assert main(argv) == 2
+    line = one_line_error(capsys, "train")
+    assert offline and "resnet18" in line
+    assert "--no-pretrained" in line and "--weights FILE" in line
+
+
+def test_no_pretrained_trains_without_downloading(capsys, tmp_path, offline):
+    out = tmp_path / "run"
+    argv = ["train", "--method", "nsl", "--backbone", "resnet18", "--no-pretrained",
+            "--epochs", "1", "--image-size", "32", *TINY, "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert not offline
+    assert json.loads((out / "metrics.json").read_text())["config"]["pretrained"] is False
+
+
+def test_embed_eval_without_pretrained_weights(capsys, offline):
+    argv = ["embed-eval", "--dataset", "synthetic", "--backbone", "resnet18", "--no-pretrained",
+            "--image-size", "32", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 0
+    assert not offline
+    assert 0.0 <= last_json(capsys)["knn@10"] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [(b"this is not a state dict", "cannot read weights file"), (None, "do not fit")],
+)
+def test_bad_weights_file_is_named(capsys, tmp_path, content, expected):
+    path = tmp_path / "weights.pt"
+    if content is None:  # a readable state dict of some other network
+        torch.save({"conv.weight": torch.zeros(4, 3, 1, 1)}, path)
+    else:
+        path.write_bytes(content)
+    argv = ["train", "--method", "nsl", "--backbone", "resnet18", "--weights", str(path),
+            "--epochs", "1", "--image-size", "32", *TINY, "--out", str(tmp_path / "run")]  # fmt: skip
+    assert main(argv) == 2
+    line = one_line_error(capsys, "train")
+    assert str(path) in line and expected in line
+
+
+def test_cuda_without_a_cuda_device(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "run"
+    argv = ["train", "--method", "nsl", "--device", "cuda", *TINY, "--out", str(out)]
+    assert main(argv) == 2
+    line = one_line_error(capsys, "train")
+    assert "no CUDA device" in line and "--device cpu" in line
+    assert not out.exists()
+
+
+def test_read_only_out_folder(capsys, monkeypatch, tmp_path):
+    (tmp_path / "ro").mkdir()
+    make_read_only(monkeypatch, tmp_path / "ro", errno.EROFS)
+    out = tmp_path / "ro" / "run"
+    argv = ["train", "--method", "nsl", "--epochs", "1", *TINY, "--out", str(out)]
+    assert main(argv) == 2
+    line = one_line_error(capsys, "train")
+    assert str(out) in line and "read-only" in line and "--out" in line
+
+
+def test_read_only_cache_folder(capsys, monkeypatch, tmp_path):
+    cache = tmp_path / "cache"
+    make_read_only(monkeypatch, cache, errno.EACCES)
+    monkeypatch.setenv("RSDML_CACHE", str(cache))
+    assert main(["split", "--dataset", "synthetic"]) == 2
+    line = one_line_error(capsys, "split")
+    assert "permission denied" in line and str(cache) in line and "RSDML_CACHE" in line
+
+
+def test_other_os_errors_keep_their_traceback(monkeypatch):
+    def broken(args):
+        raise OSError(errno.EIO, "Input/output error", "/dev/sda")
+
+    monkeypatch.setattr("rsdml.cli.cmd_methods", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        main(["methods"])
+
+
+def test_bugs_keep_their_traceback(monkeypatch):
+    def broken(args):
+        raise AttributeError("a bug")
+
+    monkeypatch.setattr("rsdml.cli.cmd_methods", broken)
+    with pytest.raises(AttributeError, match="a bug"):
+        main(["methods"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--debug", "train", "--method", "nls", "--out", "unused"],
+        ["train", "--method", "nls", "--out", "unused", "--debug"],
+    ],
+)
+def test_debug_shows_the_traceback(capsys, argv):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "UnknownMethodError" in err
+    assert "rsdml train: error: unknown method 'nls'" in err
+
+
+def test_debug_environment_variable_shows_the_traceback(capsys, monkeypatch):
+    monkeypatch.setenv("RSDML_DEBUG", "1")
+    assert main(["train", "--method", "nls", "--out", "unused"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_console_script_prints_one_line(tmp_path):
+    # The real entry point in a fresh interpreter: nothing but the error line on stderr.
+    command = [sys.executable, "-m", "rsdml.cli", "train", "--method", "nsl",
+               "--noise", "uniform", "--out", str(tmp_path / "run")]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "rsdml train: error: --noise uniform needs --noise-rate RATE, the fraction of corrupted "
+        "training labels (e.g. --noise-rate 0.4)"
+    ]
+
+
+def test_split_fractions_must_cover_every_image_unless_allowed(capsys):
+    assert main(["split", "--dataset", "synthetic", "--fractions", "0.5", "0.2", "0.2"]) == 2
+    assert "--allow-unused" in one_line_error(capsys, "split")
+    argv = ["split", "--dataset", "synthetic", "--fractions", "0.5", "0.2", "0.2", "--allow-unused"]
+    assert main(argv) == 0
+    summary = last_json(capsys)
+    assert (summary["train"], summary["val"], summary["test"]) == (300, 120, 120)
+
+
+def test_out_that_is_a_file_is_one_line(capsys, tmp_path):
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file")
+    argv = ["train", "--method", "nsl", "--epochs", "1", "--image-size", "32",
+            "--out", str(blocker)]  # fmt: skip
+    assert main(argv) == 2
+    assert "is a file, not a folder" in one_line_error(capsys, "train")
+
+
+@pytest.mark.parametrize("option", ["--lr=-1", "--lr=nan", "--image-size=0"])
+def test_out_of_range_numbers_are_one_line(capsys, tmp_path, option):
+    argv = ["train", "--method", "nsl", "--epochs", "1", option, "--out", str(tmp_path / "run")]
+    assert main(argv) == 2
+    name = option.split("=")[0].lstrip("-").replace("-", "_")
+    assert name in one_line_error(capsys, "train")
+    assert not (tmp_path / "run").exists()
+
+
+def test_embed_eval_takes_dataset_options(capsys, tmp_path):
+    from PIL import Image
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for index in range(10):
+            Image.new("RGB", (16, 16), (index * 20, 0, 0)).save(tmp_path / name / f"{index}.png")
+    (tmp_path / "a" / "broken.png").write_bytes(b"not an image")
+    argv = ["embed-eval", "--dataset", "folder", "--root", str(tmp_path), "--backbone",
+            "resnet18", "--no-pretrained", "--image-size", "32", "--device", "cpu"]  # fmt: skip
+    assert main(argv) == 2
+    assert "on_error=skip" in one_line_error(capsys, "embed-eval")
+    assert main([*argv, "--dataset-option", "on_error=skip"]) == 0
+    captured = capsys.readouterr()
+    assert "skipped 1 of 21" in captured.err
+    assert 0.0 <= json.loads(captured.out.strip().splitlines()[-1])["knn@1"] <= 1.0

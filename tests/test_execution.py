@@ -10,7 +10,14 @@ import nbformat
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from rsdml.execution import WarmKernel, execute_notebook
+from rsdml.errors import UserError
+from rsdml.execution import (
+    NOTEBOOKS_DIR,
+    UnknownNotebookParameter,
+    WarmKernel,
+    execute_notebook,
+    parameter_names,
+)
 
 
 def write_notebook(path, *sources):
@@ -97,3 +104,18 @@ def test_relative_output_folders_are_taken_from_the_callers_directory(
         for name in ("a", "b"):
             execute_notebook(record_notebook, Path(name) / "out.ipynb", {}, 1, kernel=kernel)
     assert records(tmp_path / "b")["cwd"] == str(tmp_path / "b")
+
+
+def test_an_unknown_parameter_is_refused_before_any_kernel_starts(tmp_path, record_notebook):
+    # papermill would only log "Passed unknown parameter" and run with the notebook's default
+    output = tmp_path / "a" / "out.ipynb"
+    with pytest.raises(UnknownNotebookParameter, match=r"'valeu' \(did you mean 'value'\?\)"):
+        execute_notebook(record_notebook, output, {"valeu": 1}, 1)
+    assert not output.exists()
+    assert issubclass(UnknownNotebookParameter, UserError)
+
+
+def test_parameters_are_read_from_ipynb_and_percent_scripts(record_notebook):
+    assert parameter_names(record_notebook) == ["value"]
+    assert parameter_names(NOTEBOOKS_DIR / "train.py") == ["config", "setting", "out_dir"]
+    assert "pr_settings" in parameter_names(NOTEBOOKS_DIR / "results.py")

@@ -1,17 +1,33 @@
 """The study runner end to end on a tiny grid: every notebook runs through papermill, a failed
-cell is recorded without stopping the others, finished cells are skipped, figures regenerate."""
+cell is recorded without stopping the others, finished cells are skipped, figures regenerate.
+A study file is checked whole before anything runs."""
 
 from __future__ import annotations
 
+import errno
 import json
 import struct
 from pathlib import Path
 
+import jupytext
 import pandas as pd
 import pytest
 import yaml
+from papermill.translators import PythonTranslator
 
-from rsdml.study import StudyError, expand, load_study, regenerate_figures, run_study
+from rsdml import study as study_module
+from rsdml.errors import UserError
+from rsdml.execution import NOTEBOOKS_DIR
+from rsdml.study import (
+    StudyError,
+    expand,
+    is_done,
+    load_study,
+    prepare_shared_features,
+    regenerate_figures,
+    run_study,
+)
+from rsdml.train import TrainConfig
 
 TINY_STUDY = {
     "name": "tiny",
@@ -22,8 +38,11 @@ TINY_STUDY = {
         "image_size": 64,
         "epochs": 4,
         "batch_size": 32,
+        # not among the fields the train notebook once passed on one by one: it must reach the run
+        "split_seed": 7,
     },
-    "methods": ["nsl", "trnsl", "no_such_method"],
+    # hr_s2dml on clean labels has no unlabelled images: that cell fails when it runs
+    "methods": ["nsl", "trnsl", "hr_s2dml"],
     "seeds": [0],
     "settings": {
         "clean": {},
@@ -67,11 +86,18 @@ def tiny_study(tmp_path_factory):
 def test_failed_cell_is_recorded_and_the_others_finish(tiny_study):
     base, _, summary = tiny_study
     assert summary["cells"] == 7
-    assert summary["failed"] == ["no_such_method/clean/seed0"]
-    record_path = next((base / "out" / "cells" / "no_such_method").glob("*/*/cell.json"))
+    assert summary["failed"] == ["hr_s2dml/clean/seed0"]
+    assert "unlabelled" in summary["errors"]["hr_s2dml/clean/seed0"]
+    record_path = next((base / "out" / "cells" / "hr_s2dml" / "clean").glob("*/cell.json"))
     record = json.loads(record_path.read_text())
     assert record["status"] == "failed"
-    assert "available" in record["error"] or "unknown method" in record["traceback"]
+    assert "unlabelled" in record["error"]
+    parameters = record["parameters"]  # the report reads these three at the top
+    assert (parameters["method"], parameters["setting"], parameters["seed"]) == (
+        "hr_s2dml",
+        "clean",
+        0,
+    )
     done = [json.loads(p.read_text()) for p in (base / "out" / "cells").glob("*/*/*/cell.json")]
     assert sum(r["status"] == "done" for r in done) == 6
 
@@ -84,6 +110,16 @@ def test_each_cell_writes_its_metrics_and_executed_notebook(tiny_study):
         assert (metrics_path.parent / "notebook.ipynb").exists()
         assert (metrics_path.parent / "learning_curve.png").exists()
         assert (metrics_path.parent / "embeddings.npz").exists()
+
+
+def test_every_configuration_field_of_the_study_reaches_the_run(tiny_study):
+    base, _, _ = tiny_study
+    configs = [
+        json.loads(path.read_text())["config"]
+        for path in (base / "out" / "cells").glob("*/*/*/metrics.json")
+    ]
+    assert len(configs) == 6
+    assert all(config["split_seed"] == 7 for config in configs)
 
 
 def test_report_writes_tables_and_figures(tiny_study):
@@ -183,10 +219,196 @@ def test_warm_kernels_give_the_same_results_as_fresh_ones(tiny_study, tmp_path):
     }
     spec.write_text(yaml.safe_dump(fresh_study))
     fresh = tmp_path / "out"
-    summary = run_study(spec, out=fresh, workers=1, fresh_kernels=True)
+    # two workers, as in the tiny study: one thread per kernel, the same float summation order
+    summary = run_study(spec, out=fresh, workers=2, fresh_kernels=True)
     assert summary["ran"] == 1 and summary["failed"] == []
     [fresh_metrics] = fresh.glob("cells/trnsl/uniform-0.3/*/metrics.json")
     warm_metrics = base / "out" / fresh_metrics.relative_to(fresh)
     fresh_run, warm_run = (json.loads(p.read_text()) for p in (fresh_metrics, warm_metrics))
     assert fresh_run["test"] == warm_run["test"]
     assert [r["loss"] for r in fresh_run["history"]] == [r["loss"] for r in warm_run["history"]]
+
+
+def write_study(tmp_path, **changes):
+    """A one-cell study file: TINY_STUDY with ``changes``, no report."""
+    spec = tmp_path / "study.yaml"
+    base = {**TINY_STUDY, "methods": ["nsl"], "settings": {"clean": {}}, "only": {}, "report": []}
+    base.pop("report_parameters")
+    spec.write_text(yaml.safe_dump({**base, **changes}))
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        # the typo that once ran 100 epochs and was marked done
+        (
+            {"shared": {"epoch": 2}},
+            r"shared has unknown training option 'epoch' \(did you mean 'epochs'",
+        ),
+        (
+            {"settings": {"noisy": {"noise": "uniform", "noise_rat": 0.3}}},
+            r"setting 'noisy' has unknown training option 'noise_rat' \(did you mean 'noise_rate'",
+        ),
+        ({"shared": {"method": "nsl"}}, r"shared sets 'method', which the study's 'methods' list"),
+        ({"settings": {"a": {"seed": 3}}}, r"setting 'a' sets 'seed'"),
+        ({"methods": ["nls"]}, r"method 'nls': unknown method \(did you mean 'nsl'\?\)"),
+        (
+            {"settings": {"a": {"epochs": "abc"}}},
+            r"setting 'a', method 'nsl': epochs must be an int",
+        ),
+        ({"settings": {"a": {"noise": "uniform"}}}, r"setting 'a'.*give noise_rate"),
+        (
+            {"settings": {"a": {"loss_params": {"temperatur": 2}}}},
+            r"loss_params has 'temperatur' \(did you mean 'temperature'\?\), which nsl does not take",
+        ),
+        ({"seeds": ["zero"]}, "seeds must be integers"),
+        ({"settings": {"a": ["noise"]}}, r"settings.a must be a mapping"),
+        (
+            {"report": ["results"], "report_parameters": {"results": {"pr_setting": ["a"]}}},
+            r"report_parameters.results has unknown parameter 'pr_setting' \(did you mean "
+            r"'pr_settings'",
+        ),
+        (
+            {"report": ["results"], "report_parameters": {"embedings": {"seed": 1}}},
+            r"names 'embedings' \(did you mean 'embeddings'\?\), which is not a notebook",
+        ),
+        (
+            {"report": ["results"], "report_parameters": {"results": {"figures_dir": "x"}}},
+            "which the runner sets",
+        ),
+    ],
+)
+def test_bad_keys_and_values_are_refused_before_anything_runs(tmp_path, changes, message):
+    with pytest.raises(StudyError, match=message):
+        load_study(write_study(tmp_path, **changes))
+
+
+def test_a_valid_study_with_any_training_field_loads(tmp_path):
+    shared = {**TINY_STUDY["shared"], "fractions": [0.6, 0.2, 0.2], "database_labels": "noisy"}
+    spec = write_study(tmp_path, shared=shared, settings={"clean": {"pretrained": False}})
+    [cell] = expand(load_study(spec), tmp_path / "out")
+    assert set(cell.parameters) == {"config", "setting", "out_dir"}
+    config = TrainConfig.from_dict(cell.parameters["config"]).resolved()
+    assert (config.fractions, config.database_labels, config.pretrained) == (
+        (0.6, 0.2, 0.2),
+        "noisy",
+        False,
+    )
+
+
+def test_study_errors_are_user_errors():
+    assert issubclass(StudyError, UserError) and issubclass(StudyError, ValueError)
+
+
+def test_the_train_notebooks_default_config_is_a_valid_training_configuration():
+    notebook = jupytext.read(NOTEBOOKS_DIR / "train.py")
+    [cell] = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    namespace: dict = {}
+    exec(cell.source, namespace)  # plain literals: what papermill parses and replaces
+    TrainConfig.from_dict(namespace["config"]).validate()
+    assert {"config", "setting", "out_dir"} <= set(namespace)
+    # papermill's own reading of the cell (what `papermill --help-notebook` shows) is complete
+    inspected = {p.name: p.default for p in PythonTranslator.inspect(cell)}
+    assert set(inspected) == {"config", "setting", "out_dir"}
+    assert eval(inspected["config"]) == namespace["config"]
+
+
+def test_shared_features_are_prepared_from_the_cells_whole_configuration(tmp_path, monkeypatch):
+    import rsdml.train
+
+    seen = []
+    monkeypatch.setattr(rsdml.train, "prepare_features", seen.append)
+    shared = {**TINY_STUDY["shared"], "weights": "backbone.pt", "pretrained": False}
+    cells = expand(load_study(write_study(tmp_path, shared=shared)), tmp_path / "out")
+    prepare_shared_features(cells)
+    assert seen == [cells[0].config]
+    assert seen[0]["weights"] == "backbone.pt" and seen[0]["pretrained"] is False
+
+
+def test_a_cell_is_done_only_when_its_run_is_complete(tmp_path):
+    [cell] = expand(load_study(write_study(tmp_path)), tmp_path / "out")
+    cell.folder.mkdir(parents=True)
+    (cell.folder / "cell.json").write_text(json.dumps({"status": "done"}))
+    (cell.folder / "metrics.json").write_text("{}")
+    assert not is_done(cell)  # best.pt and embeddings.npz, written before metrics.json, missing
+    for name in ("best.pt", "embeddings.npz"):
+        (cell.folder / name).write_bytes(b"x")
+    assert is_done(cell)
+    (cell.folder / "metrics.json").write_text('{"trunc')
+    assert not is_done(cell)
+
+
+def fake_cells(monkeypatch, unwritable):
+    """Replace notebook execution: seed 0 fails, the others write metrics; the records of the
+    seeds in ``unwritable`` cannot be written (no space left on the device)."""
+    real_write = study_module.atomic_write_json
+
+    def execute(notebook, output, parameters, threads, kernel=None):
+        if parameters["config"]["seed"] == 0:
+            raise RuntimeError("boom")
+        output.parent.mkdir(parents=True, exist_ok=True)
+        (output.parent / "metrics.json").write_text("{}")
+
+    def write(path, data):
+        if path.name == "cell.json" and data["parameters"]["seed"] in unwritable:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(study_module, "execute_notebook", execute)
+    monkeypatch.setattr(study_module, "atomic_write_json", write)
+    monkeypatch.setattr(study_module, "prepare_shared_features", lambda cells: None)
+
+
+def test_a_record_that_cannot_be_written_fails_its_cell_and_the_study_goes_on(
+    tmp_path, monkeypatch, capsys
+):
+    fake_cells(monkeypatch, unwritable={0, 1})
+    spec = write_study(tmp_path, seeds=[0, 1, 2])
+    summary = run_study(spec, out=tmp_path / "out", report=False)
+    assert summary["failed"] == ["nsl/clean/seed0", "nsl/clean/seed1"]
+    assert "boom" in summary["errors"]["nsl/clean/seed0"]
+    for label in summary["failed"]:
+        assert "No space left on device" in summary["errors"][label]
+    assert "cell.json" in summary["errors"]["nsl/clean/seed1"]
+    [done] = (tmp_path / "out").glob("cells/nsl/clean/seed2-*/cell.json")
+    assert json.loads(done.read_text())["status"] == "done"
+    stderr = capsys.readouterr().err
+    assert "FAILED nsl/clean/seed1" in stderr and "No space left on device" in stderr
+
+
+@pytest.mark.parametrize("name", ["study.json", "summary.json"])
+def test_an_unwritable_study_file_is_a_user_error_naming_the_folder(tmp_path, monkeypatch, name):
+    fake_cells(monkeypatch, unwritable=set())
+    real_write = study_module.atomic_write_json
+
+    def write(path, data):
+        if path.name == name:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(study_module, "atomic_write_json", write)
+    out = tmp_path / "out"
+    with pytest.raises(StudyError, match=rf"cannot write {name} in the study folder {out}: No sp"):
+        run_study(write_study(tmp_path, seeds=[1]), out=out, report=False)
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_user_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StudyError, match="cannot write study.json in the study folder"):
+        run_study(write_study(tmp_path), out=blocker / "out", report=False)
+
+
+def test_a_failed_cell_is_summarised_in_one_line():
+    from rsdml.study import _failure_line
+
+    class NotebookFailed(Exception):  # the attributes papermill's execution error carries
+        ename = "OSError"
+        evalue = "[Errno 28] No space left on device: '/runs/x/last.pt'"
+
+    notebook_error = NotebookFailed("---\nException encountered at In [4]\nTraceback ...\n")
+    assert _failure_line(notebook_error) == (
+        "OSError: [Errno 28] No space left on device: '/runs/x/last.pt'"
+    )
+    assert _failure_line(RuntimeError("two\nlines")) == "RuntimeError: two lines"

@@ -9,13 +9,17 @@ datasets, ``"folder"`` (any folder of class sub-folders) and ``"synthetic"`` (ge
 Root resolution: the ``root`` argument, else ``$RSDML_DATA``, else ``<cache_dir>/data``. For a
 known dataset, root is the folder that holds what the official archive extracts, e.g.
 ``<root>/UCMerced_LandUse/Images/<class>/*.tif``; pointing root straight at the folder of class
-sub-folders works too.
+sub-folders works too. A root that is the dataset's own folder (``.../UCMerced_LandUse``), one of
+its class folders, or the folder above the data root is recognised, and the error names the root
+that was meant rather than offering a download into the wrong place.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -25,8 +29,11 @@ import torch
 
 from rsdml.data import synthetic
 from rsdml.data.download import (
+    UNSUPPORTED_FORMATS,
+    ArchiveError,
     ChecksumError,
     DatasetNotFoundError,
+    archive_format,
     download_and_extract,
     extract_archive,
     manual_hint,
@@ -34,10 +41,36 @@ from rsdml.data.download import (
 )
 from rsdml.data.images import read_image
 from rsdml.data.splits import DEFAULT_FRACTIONS, DEFAULT_SEED, make_split
-from rsdml.storage import data_root
+from rsdml.errors import UserError
+from rsdml.storage import DATA_ENV, data_root
 
 # Compared case-insensitively: the official UC Merced release is .tif, the local copy .jpg.
 IMAGE_EXTENSIONS = frozenset({".tif", ".tiff", ".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
+
+
+class UnknownDatasetError(UserError, KeyError):
+    """A dataset name that is not registered; the message lists the known ones and the closest."""
+
+    def __str__(self) -> str:
+        """The message itself (a bare KeyError would show it quoted, like a dictionary key)."""
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownOptionError(UserError, TypeError):
+    """A dataset option the dataset does not take; the message lists the options it does take."""
+
+
+class NotDownloadableError(UserError, ValueError):
+    """``download=True`` for a dataset that has nothing to download (``folder``)."""
+
+
+class WrongRootError(DatasetNotFoundError):
+    """The data root is the dataset's own folder (or a class folder, or the folder above); the
+    message names the root that was meant. ``suggestion`` holds it."""
+
+    def __init__(self, message: str, suggestion: Path | None = None):
+        super().__init__(message)
+        self.suggestion = suggestion
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +121,11 @@ def images_in(folder: Path) -> list[Path]:
     )
 
 
+def holds_images(folder: Path) -> bool:
+    """Whether ``folder`` directly holds at least one image (stops at the first one)."""
+    return folder.is_dir() and any(is_image_file(entry) for entry in folder.iterdir())
+
+
 def build_scene_list(name: str, root: Path, classes: Sequence[str]) -> SceneList:
     """A :class:`SceneList` over ``root/<class>/`` for the given (sorted) classes."""
     root = Path(root).absolute()
@@ -124,13 +162,14 @@ class SceneDataset(torch.utils.data.Dataset):
         split: str | None = None,
         transforms: Callable[[torch.Tensor], torch.Tensor] | None = None,
         download: bool = False,
-        checksum: bool = False,
+        checksum: bool | None = None,
         *,
         image_size: int | None = None,
         fractions: Sequence[float] = DEFAULT_FRACTIONS,
         seed: int = DEFAULT_SEED,
         **options: Any,
     ):
+        type(self).check_options(options)
         self.scenes = type(self).scene_list(root, download=download, checksum=checksum, **options)
         self.split = make_split(self.scenes, fractions, seed)
         if split is None or split == "all":
@@ -161,7 +200,7 @@ class SceneDataset(torch.utils.data.Dataset):
         root: str | Path | None = None,
         *,
         download: bool = False,
-        checksum: bool = False,
+        checksum: bool | None = None,
         **options: Any,
     ) -> SceneList:
         """The dataset's files and labels (see :func:`load_scene_list`)."""
@@ -171,6 +210,44 @@ class SceneDataset(torch.utils.data.Dataset):
     def describe(cls, root: str | Path | None = None) -> dict[str, Any]:
         """Name, title, class and image counts, the path looked at and whether it is present."""
         raise NotImplementedError
+
+    @classmethod
+    def option_names(cls) -> tuple[str, ...]:
+        """The keyword options :meth:`scene_list` takes besides ``download`` and ``checksum``."""
+        # Read from the signature so that the list cannot drift from what scene_list accepts.
+        parameters = inspect.signature(cls.scene_list).parameters.values()
+        return tuple(
+            parameter.name
+            for parameter in parameters
+            if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+            and parameter.name not in ("download", "checksum")
+        )
+
+    @classmethod
+    def check_options(cls, options: Mapping[str, Any]) -> None:
+        """Raise :class:`UnknownOptionError`, listing the accepted options, for any other one."""
+        accepted = cls.option_names()
+        unknown = sorted(set(options) - set(accepted))
+        if not unknown:
+            return
+        given = ", ".join(repr(name) for name in unknown)
+        if accepted:
+            close = difflib.get_close_matches(unknown[0], accepted, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            raise UnknownOptionError(
+                f"dataset {cls.name!r} has no option {given}: {guess}its options are "
+                f"{', '.join(accepted)} (CLI: --dataset-option KEY=VALUE)"
+            )
+        others = "; ".join(
+            f"{name!r} takes {', '.join(other.option_names())}"
+            for name, other in DATASETS.items()
+            if other.option_names()
+        )
+        raise UnknownOptionError(
+            f"dataset {cls.name!r} takes no options, got {given}: remove "
+            f"{'it' if len(unknown) == 1 else 'them'} (CLI: --dataset-option)"
+            + (f". Options exist only for: {others}" if others else "")
+        )
 
 
 class KnownDataset(SceneDataset):
@@ -215,6 +292,66 @@ class KnownDataset(SceneDataset):
         return None
 
     @classmethod
+    def _holds_classes(cls, folder: Path) -> bool:
+        # Stricter than locate(): a suggestion must not come from one folder that merely shares
+        # a class name (AID and EuroSAT both have "Forest" and "River").
+        present = {entry.name for entry in class_folders(folder)}
+        return len(present & set(cls.class_counts)) * 2 >= len(cls.class_counts)
+
+    @classmethod
+    def _root_above(cls, classes_folder: Path) -> Path:
+        # The archive's own folder names above the class folders lead back to the data root;
+        # under other names, the folder of class folders itself is the root that works.
+        for subdir in cls.subdirs:
+            parts = Path(subdir).parts
+            if classes_folder.parts[-len(parts) :] == parts:
+                return classes_folder.parents[len(parts) - 1]
+        return classes_folder
+
+    @classmethod
+    def misplaced_root(cls, root: str | Path | None = None) -> tuple[Path, Path] | None:
+        """``(root that was meant, folder holding the classes)`` when ``root`` is the dataset's
+        own folder, one of its class folders, or the folder above the data root; else None."""
+        base = data_root(root)
+        if not base.is_dir():
+            return None
+        # A class folder itself, e.g. .../UCMerced_LandUse/Images/agricultural.
+        if base.name in cls.class_counts and cls._holds_classes(base.parent):
+            return cls._root_above(base.parent), base.parent
+        # Inside the archive's top folder, e.g. .../UCMerced_LandUse (classes in its Images/).
+        for subdir in cls.subdirs:
+            parts = Path(subdir).parts
+            for depth in range(1, len(parts)):
+                inner = base.joinpath(*parts[depth:])
+                if cls._holds_classes(inner):
+                    return cls._root_above(inner), inner
+        # One level above, e.g. /mnt when the data is in /mnt/data/UCMerced_LandUse.
+        for child in class_folders(base):
+            for inner in [child / subdir for subdir in cls.subdirs] + [child]:
+                if cls._holds_classes(inner):
+                    return cls._root_above(inner), inner
+        return None
+
+    @classmethod
+    def wrong_root_error(cls, root: str | Path | None = None) -> WrongRootError | None:
+        """The error for a misplaced root (see :meth:`misplaced_root`), or None."""
+        found = cls.misplaced_root(root)
+        if found is None:
+            return None
+        meant, classes_folder = found
+        base = data_root(root)
+        if meant == classes_folder:
+            what = "the folder of class folders itself"
+        else:
+            what = f"the folder that holds {Path(cls.subdirs[0]).parts[0]}/"
+        return WrongRootError(
+            f"{cls.title} ({cls.name!r}) was not found with data root {base}, but its class "
+            f"folders are in {classes_folder}: the data root should be {meant} ({what}). Pass "
+            f"--root {meant} (the `root` argument) or set ${DATA_ENV}={meant}.",
+            suggestion=meant,
+        )
+
+    @classmethod
     def not_found_message(cls, root: str | Path | None = None) -> str:
         """One paragraph: what is missing, where we looked, and how to get it."""
         base = data_root(root)
@@ -254,7 +391,7 @@ class KnownDataset(SceneDataset):
         root: str | Path | None = None,
         *,
         download: bool = False,
-        checksum: bool = False,
+        checksum: bool | None = None,
         **options: Any,
     ) -> SceneList:
         """Scan the dataset (downloading it first when asked and absent) and validate it.
@@ -264,26 +401,24 @@ class KnownDataset(SceneDataset):
 
         Raises:
             DatasetNotFoundError: absent and ``download=False``, offline, or incomplete.
+            WrongRootError: root is the dataset's own folder, a class folder or the folder above.
+            ChecksumError, ArchiveError: the archive does not verify or cannot be read.
+            UnknownOptionError: any option (known datasets take none).
         """
-        if options:
-            raise TypeError(f"{cls.name} takes no options, got {sorted(options)}")
+        cls.check_options(options)
         base = data_root(root)
         folder = cls.locate(root)
         if folder is None:
+            # Before any download: fetching hundreds of MB into the wrong folder fixes nothing.
+            wrong_root = cls.wrong_root_error(root)
+            if wrong_root is not None:
+                raise wrong_root
             archive = base / cls.filename if cls.filename else None
-            if archive is not None and archive.is_file():
-                # An archive fetched by hand (or by an earlier run) is unpacked, as in torchgeo.
-                if checksum:
-                    try:
-                        verify_checksum(archive, md5=cls.md5, sha256=cls.sha256)
-                    except ChecksumError as error:
-                        raise ChecksumError(
-                            f"{error}. Delete it and run again with download=True, or fetch a "
-                            "good copy by hand."
-                        ) from None
-                extract_archive(archive, base)
+            if archive is not None and archive.is_file() and not (download and cls.urls):
+                cls.unpack_archive(archive, base, checksum=bool(checksum))
             elif download:
-                download_and_extract(cls, base, checksum=checksum)
+                # With download=True, an archive already there is reused only if it verifies.
+                download_and_extract(cls, base, checksum=checksum is not False)
             else:
                 raise DatasetNotFoundError(cls.not_found_message(root))
             folder = cls.locate(root)
@@ -294,6 +429,29 @@ class KnownDataset(SceneDataset):
                     f"changed. {manual_hint(base, cls.urls, cls.homepage or None)}"
                 )
         return cls.validated(folder)
+
+    @classmethod
+    def unpack_archive(cls, archive: Path, base: Path, *, checksum: bool = False) -> None:
+        """Unpack an archive fetched by hand (or by an earlier run) into ``base``, as torchgeo
+        does; it may be the user's own copy, so it is reported when bad but never deleted."""
+        if cls.urls:
+            fix = (
+                "Delete it and run again with download=True (CLI: --download) to fetch "
+                "it afresh, or fetch a good copy by hand."
+            )
+        else:
+            fix = f"Delete it and fetch a good copy from {cls.homepage}."
+        if checksum:
+            try:
+                verify_checksum(archive, md5=cls.md5, sha256=cls.sha256)
+            except ChecksumError as error:
+                raise ChecksumError(f"{error}. {fix}") from None
+        try:
+            extract_archive(archive, base)
+        except ArchiveError as error:
+            if archive_format(archive) in UNSUPPORTED_FORMATS:
+                raise  # its message already says how to unpack it by hand
+            raise ArchiveError(f"{error}. {fix}") from None
 
     @classmethod
     def validated(cls, folder: Path) -> SceneList:
@@ -613,7 +771,7 @@ class ImageFolderScenes(SceneDataset):
         root: str | Path | None = None,
         *,
         download: bool = False,
-        checksum: bool = False,
+        checksum: bool | None = None,
         **options: Any,
     ) -> SceneList:
         """Every visible sub-folder of root is a class; images of any common extension.
@@ -621,20 +779,51 @@ class ImageFolderScenes(SceneDataset):
         Raises:
             DatasetNotFoundError: root missing, fewer than 2 class folders, or an empty class.
         """
-        if options:
-            raise TypeError(f"folder takes no options, got {sorted(options)}")
+        cls.check_options(options)
         if download:
-            raise ValueError("an image folder cannot be downloaded; pass download=False")
+            raise NotDownloadableError(
+                f"dataset {cls.name!r} reads a folder you already have and cannot be downloaded: "
+                "drop --download (pass download=False)"
+            )
         base = data_root(root)
         folders = class_folders(base)
         if len(folders) < 2:
-            raise DatasetNotFoundError(
+            problem = (
                 f"{base} is not a folder of class sub-folders (found {len(folders)} sub-folders, "
-                "need at least 2): point --root (the `root` argument) or $RSDML_DATA at a folder "
-                "laid out as <root>/<class>/<image>"
+                "need at least 2)"
             )
+            fix = (
+                "point --root (the `root` argument) or $RSDML_DATA at a folder laid out as "
+                "<root>/<class>/<image>"
+            )
+            if len(folders) == 1 and len(class_folders(folders[0])) >= 2:
+                # One level too high, e.g. the dataset's top folder around its Images/.
+                raise WrongRootError(
+                    f"{problem}; its one sub-folder {folders[0]} holds "
+                    f"{len(class_folders(folders[0]))} folders: if those are the classes, pass "
+                    f"--root {folders[0]}",
+                    suggestion=folders[0],
+                )
+            if not folders and holds_images(base) and len(class_folders(base.parent)) >= 2:
+                # One level too deep: a class folder, whose siblings are the other classes.
+                raise WrongRootError(
+                    f"{problem}; it holds images itself, so it looks like one class folder: if "
+                    f"the classes are the folders next to it, pass --root {base.parent}",
+                    suggestion=base.parent,
+                )
+            raise DatasetNotFoundError(f"{problem}: {fix}")
         scenes = build_scene_list(cls.name, base, [folder.name for folder in folders])
         empty = [name for name, count in scenes.counts().items() if count == 0]
+        if len(empty) == len(folders):
+            # No image one level down: the classes may be one level further down.
+            deeper = [folder for folder in folders if any(map(holds_images, class_folders(folder)))]
+            if deeper:
+                raise WrongRootError(
+                    f"the sub-folders of {base} hold folders, not images, so {base} looks one "
+                    f"level above a folder of classes: pass --root {deeper[0]}"
+                    + (f" (or {', '.join(map(str, deeper[1:]))})" if len(deeper) > 1 else ""),
+                    suggestion=deeper[0],
+                )
         if empty:
             raise DatasetNotFoundError(
                 f"class folders without images under {base}: {empty} (accepted extensions: "
@@ -670,7 +859,7 @@ class SyntheticScenes(SceneDataset):
         root: str | Path | None = None,
         *,
         download: bool = False,
-        checksum: bool = False,
+        checksum: bool | None = None,
         num_classes: int = synthetic.DEFAULT_NUM_CLASSES,
         images_per_class: int = synthetic.DEFAULT_IMAGES_PER_CLASS,
         image_size: int = synthetic.DEFAULT_IMAGE_SIZE,
@@ -737,7 +926,12 @@ def dataset_class(name: str) -> type[SceneDataset]:
     key = name.strip().lower().replace("-", "_").replace(" ", "_")
     key = ALIASES.get(key, key)
     if key not in DATASETS:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+        close = difflib.get_close_matches(key, [*DATASETS, *ALIASES], n=1, cutoff=0.6)
+        guess = f"did you mean {ALIASES.get(close[0], close[0])!r}? " if close else ""
+        raise UnknownDatasetError(
+            f"unknown dataset {name!r}: {guess}known: {', '.join(DATASETS)} (CLI: --dataset; "
+            "`rsdml datasets` lists them, `folder` reads any folder of class sub-folders)"
+        )
     return DATASETS[key]
 
 
@@ -745,7 +939,7 @@ def load_scene_list(
     name: str,
     root: str | Path | None = None,
     download: bool = False,
-    checksum: bool = False,
+    checksum: bool | None = None,
     **options: Any,
 ) -> SceneList:
     """The files and labels of a dataset by name.
@@ -757,16 +951,24 @@ def load_scene_list(
             folder holding what the official archive extracts. ``folder``: the folder of class
             sub-folders. ``synthetic``: ignored (generated into ``cache_dir()/synthetic``).
         download: fetch and unpack a missing known dataset.
-        checksum: verify the archive's published checksum (slow for large archives).
+        checksum: None (default): a download is verified against the published checksum when
+            one is known, an archive placed by hand is only read back. True: verify both.
+            False: verify neither (every archive is still read back before it is unpacked).
         **options: ``synthetic`` only: ``num_classes``, ``images_per_class``, ``image_size``,
             ``seed``, ``progress``.
 
     Raises:
         DatasetNotFoundError: the data is absent (or could not be fetched); the message names the
-            path looked at and how to obtain the data.
-        KeyError: unknown dataset name.
+            path looked at and how to obtain the data. Its subclass :class:`WrongRootError`:
+            root is the dataset's own folder, a class folder or the folder above; the message
+            names the right root.
+        ChecksumError, ArchiveError: the archive does not verify or cannot be read.
+        UnknownDatasetError: unknown dataset name (a ``KeyError``).
+        UnknownOptionError: an option the dataset does not take (a ``TypeError``).
     """
-    return dataset_class(name).scene_list(root, download=download, checksum=checksum, **options)
+    dataset = dataset_class(name)
+    dataset.check_options(options)
+    return dataset.scene_list(root, download=download, checksum=checksum, **options)
 
 
 def list_datasets(root: str | Path | None = None) -> list[dict[str, Any]]:

@@ -6,16 +6,24 @@ for every class**, ``random.shuffle`` permutes the list, and the list is cut wit
 at ``int(0.7 * n)`` and ``int(0.8 * n)``: train, validation and test in that order. :func:`make_split`
 reproduces this with a private ``random.Random(seed)`` per class, which yields the same permutation
 as the global generator and leaves it alone.
+
+Fractions are checked: they must sum to 1 (a smaller sum leaves images in no part, which
+:func:`make_split` allows only with ``allow_unused=True`` and then reports on stderr), and every
+part with a positive fraction must receive at least one image of every class.
 """
 
 from __future__ import annotations
 
+import math
 import random
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from rsdml.errors import UserError
 
 if TYPE_CHECKING:
     from rsdml.data.datasets import SceneList
@@ -23,6 +31,13 @@ if TYPE_CHECKING:
 DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)
 DEFAULT_SEED = 42
 PROTOCOL = "per-class sorted names, random.Random(seed) re-seeded per class, shuffle, floor cuts"
+# Fractions typed as decimals do not add up exactly in floating point (0.7 + 0.1 + 0.2 < 1).
+SUM_TOLERANCE = 1e-6
+PART_NAMES = ("training", "validation", "test")
+
+
+class SplitError(UserError, ValueError):
+    """Fractions that cannot make a sound split; the message says which and how to fix them."""
 
 
 def _cut(fraction: float, count: int) -> int:
@@ -44,17 +59,56 @@ def split_counts(
     train_end = _cut(f_train, count)
     val_end = _cut(f_train + f_val, count)
     total = f_train + f_val + f_test
-    test_end = count if abs(total - 1.0) < 1e-9 else _cut(total, count)
+    test_end = count if abs(total - 1.0) < SUM_TOLERANCE else _cut(total, count)
     return train_end, val_end - train_end, test_end - val_end
 
 
-def _check_fractions(fractions: Sequence[float]) -> tuple[float, float, float]:
-    if len(fractions) != 3:
-        raise ValueError(f"fractions must be (train, val, test), got {tuple(fractions)}")
-    values = tuple(float(f) for f in fractions)
-    if any(f < 0 for f in values) or sum(values) > 1.0 + 1e-9:
-        raise ValueError(f"fractions must be non-negative and sum to at most 1, got {values}")
+def check_fractions(
+    fractions: Sequence[float], *, allow_unused: bool = False
+) -> tuple[float, float, float]:
+    """``(train, val, test)`` as floats, or :class:`SplitError` saying what is wrong with them.
+
+    A fraction of 0 for validation or test is allowed (that part is then empty on purpose); the
+    training fraction must be positive. Fractions summing to less than 1 are refused unless
+    ``allow_unused``.
+    """
+    try:
+        values = tuple(float(f) for f in fractions)
+    except (TypeError, ValueError):
+        raise SplitError(
+            f"fractions must be three numbers (train, val, test), got {fractions!r}"
+        ) from None
+    if len(values) != 3:
+        raise SplitError(
+            f"fractions must be (train, val, test), three numbers, got {values} "
+            "(e.g. 0.7 0.1 0.2, the papers' split)"
+        )
+    shown = "(" + ", ".join(f"{f:g}" for f in values) + ")"
+    if not all(math.isfinite(f) and f >= 0 for f in values):
+        raise SplitError(f"fractions must be non-negative numbers, got {shown}")
+    if values[0] == 0:
+        raise SplitError(f"the training fraction must be positive, got {shown}")
+    total = sum(values)
+    if total > 1.0 + SUM_TOLERANCE:
+        raise SplitError(
+            f"fractions {shown} sum to {total:g}, more than 1: the parts would overlap; make "
+            f"them sum to 1 (e.g. {_completed(values)})"
+        )
+    if total < 1.0 - SUM_TOLERANCE and not allow_unused:
+        raise SplitError(
+            f"fractions {shown} sum to {total:g}, not 1: about {1 - total:.0%} of each class would be "
+            f"in no part. Make them sum to 1 (e.g. {_completed(values)}), or pass "
+            "allow_unused=True (CLI: --allow-unused) to leave those images out on purpose"
+        )
     return values  # type: ignore[return-value]
+
+
+def _completed(values: tuple[float, ...]) -> str:
+    """The fractions with the test share adjusted so that they sum to 1, for error messages."""
+    train, val = values[0], values[1]
+    if train + val >= 1.0:
+        train, val = DEFAULT_FRACTIONS[:2]
+    return f"({train:g}, {val:g}, {round(1.0 - train - val, 10):g})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,20 +188,48 @@ def split_indices(
     labels: np.ndarray,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     seed: int = DEFAULT_SEED,
+    *,
+    allow_unused: bool = False,
+    classes: Sequence[str] | None = None,
 ) -> Split:
-    """The protocol on bare file names and labels (see :func:`make_split`)."""
-    values = _check_fractions(fractions)
+    """The protocol on bare file names and labels (see :func:`make_split`); ``classes`` (names
+    indexed by label) only makes the error messages name the classes."""
+    values = check_fractions(fractions, allow_unused=allow_unused)
     labels = np.asarray(labels, dtype=np.int64)
     if len(names) != len(labels):
         raise ValueError(f"{len(names)} names but {len(labels)} labels")
     parts: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    starved: list[tuple[int, int, str]] = []
     for label in np.unique(labels):
         members = sorted(np.flatnonzero(labels == label).tolist(), key=lambda i: names[i])
         random.Random(seed).shuffle(members)  # re-seeded per class, as in the released code
         n_train, n_val, n_test = split_counts(len(members), values)
+        for fraction, size, part in zip(values, (n_train, n_val, n_test), PART_NAMES, strict=True):
+            if fraction > 0 and size == 0:
+                starved.append((int(label), len(members), part))
         parts["train"] += members[:n_train]
         parts["val"] += members[n_train : n_train + n_val]
         parts["test"] += members[n_train + n_val : n_train + n_val + n_test]
+    if starved:
+        # A class missing from a part is silently missing from its metrics (or from training).
+        shown = [
+            f"{classes[label] if classes is not None else label!r} ({count} images): no "
+            f"{part} image"
+            for label, count, part in starved[:5]
+        ]
+        more = f" and {len(starved) - 5} more" if len(starved) > 5 else ""
+        raise SplitError(
+            f"fractions {tuple(values)} leave classes without images in a part: "
+            f"{'; '.join(shown)}{more}. Raise that part's fraction, set it to 0 to have no such "
+            "part at all (validation or test only), or add images to those classes"
+        )
+    unused = len(labels) - sum(len(part) for part in parts.values())
+    if unused:
+        print(
+            f"rsdml: fractions {tuple(values)} sum to {sum(values):g}: {unused} of {len(labels)} "
+            "images are in no part (train, val or test) and are left out",
+            file=sys.stderr,
+        )
     return Split(
         train=np.asarray(parts["train"], dtype=np.int64),
         val=np.asarray(parts["val"], dtype=np.int64),
@@ -161,6 +243,8 @@ def make_split(
     scenes: SceneList,
     fractions: Sequence[float] = DEFAULT_FRACTIONS,
     seed: int = DEFAULT_SEED,
+    *,
+    allow_unused: bool = False,
 ) -> Split:
     """Split a scene list per class with the papers' protocol.
 
@@ -173,9 +257,24 @@ def make_split(
 
     The HR-S2DML protocol (labelled = first 20 %, the rest unlabelled and test) is
     ``make_split(scenes, (0.2, 0.0, 0.8))``.
+
+    Args:
+        scenes: the dataset's files and labels.
+        fractions: (train, val, test); they must sum to 1 unless ``allow_unused``. A fraction of
+            0 for val or test makes that part empty; the training fraction must be positive.
+        seed: the shuffle seed, re-used for every class.
+        allow_unused: accept fractions summing to less than 1; the images left out of every part
+            are counted in one line on stderr.
+
+    Raises:
+        SplitError: (a ``ValueError``) fractions not three non-negative numbers, a training
+            fraction of 0, a sum above 1 (or below 1 without ``allow_unused``), or a positive
+            fraction that gives some class no image in its part; the message names the fix.
     """
     names = [path.name for path in scenes.files]
-    return split_indices(names, scenes.labels, fractions, seed)
+    return split_indices(
+        names, scenes.labels, fractions, seed, allow_unused=allow_unused, classes=scenes.classes
+    )
 
 
 def labelled_subset(

@@ -11,10 +11,12 @@ the engine drives the hooks listed in ``METHODS[name].hooks`` (see :mod:`rsdml.l
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
+from rsdml.errors import UserError
 from rsdml.losses.base import HOOK_NAMES, Batch, MetricLoss, PrototypeLoss
 from rsdml.losses.classification import MeanAbsoluteErrorLoss, SoftmaxCrossEntropyLoss
 from rsdml.losses.contrastive import DCNNContrastiveLoss
@@ -24,6 +26,19 @@ from rsdml.losses.rnsl import RobustNormalizedSoftmaxLoss, TruncatedRNSL
 from rsdml.losses.snca import SNCACEMemoryBank, SNCACEMomentum, SNCAMemoryBank, SNCAMomentum
 from rsdml.losses.srl import SimilarityRetentionLoss
 from rsdml.losses.triplet import TripletLoss
+
+
+class UnknownMethodError(UserError, KeyError):
+    """No method is registered under that name; the message lists the available ones."""
+
+    def __str__(self) -> str:
+        # KeyError's own str() is the repr of its argument: quotes around the whole message.
+        return str(self.args[0]) if self.args else ""
+
+
+class LossParameterError(UserError, TypeError):
+    """A loss parameter the method does not have, or a value of the wrong type."""
+
 
 FAMILIES = ("proxy", "pair", "memory", "semi-supervised", "robust", "classifier")
 #: Arguments that ``create`` supplies from the data rather than from the method's settings.
@@ -244,6 +259,72 @@ def available() -> list[str]:
     return list(METHODS)
 
 
+def _closest(word: str, choices: list[str]) -> str:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _kind_of(default: Any) -> tuple[str, tuple[type, ...]] | None:
+    """A readable kind and the accepted types for a value replacing ``default`` (None: any)."""
+    if default is None:
+        return None
+    if isinstance(default, bool):
+        return "true or false", (bool,)
+    if isinstance(default, int):
+        return "an integer", (int,)
+    if isinstance(default, float):
+        return "a number", (int, float)
+    if isinstance(default, str):
+        return "a string", (str,)
+    if isinstance(default, (tuple, list)):
+        # JSON (the command line, study files) has lists where the defaults have tuples.
+        return "a list", (tuple, list)
+    return f"a {type(default).__name__}", (type(default),)
+
+
+def check_params(name: str, params: dict[str, Any]) -> None:
+    """Refuse an unknown method, unknown parameters and values unlike the parameter's default.
+
+    Raises:
+        UnknownMethodError: unknown method name.
+        LossParameterError: a parameter the method does not have (naming the closest one), or a
+            value of another type than the default (text for a number, a number for a flag...).
+    """
+    if name not in METHODS:
+        raise UnknownMethodError(
+            f"unknown method {name!r}{_closest(name, available())}; available: "
+            f"{', '.join(available())} (`rsdml methods` lists them)"
+        )
+    defaults = METHODS[name].defaults
+    accepted = ", ".join(f"{key}={value!r}" for key, value in defaults.items()) or "none"
+    for key in params:
+        if key in defaults:
+            continue
+        if not defaults:
+            raise LossParameterError(f"method {name!r} takes no parameters; got {key!r}")
+        if key in STRUCTURAL_ARGUMENTS:
+            raise LossParameterError(
+                f"{key} of method {name!r} is set from the data and the run, not as a loss "
+                f"parameter; its parameters (with defaults) are: {accepted}"
+            )
+        raise LossParameterError(
+            f"method {name!r} has no parameter {key!r}{_closest(key, list(defaults))}; its "
+            f"parameters (with defaults) are: {accepted}"
+        )
+    for key, value in params.items():
+        kind = _kind_of(defaults[key])
+        if kind is None:
+            continue
+        description, types = kind
+        # bool is an int subclass, but true/false for a number (or 1 for a flag) is a mistake.
+        wrong_bool = isinstance(value, bool) and bool not in types
+        if wrong_bool or not isinstance(value, types):
+            raise LossParameterError(
+                f"parameter {key!r} of method {name!r} must be {description} like its default "
+                f"{defaults[key]!r}; got {value!r} ({type(value).__name__})"
+            )
+
+
 def create(name: str, *, num_classes: int, dim: int, num_samples: int, **params: Any) -> MetricLoss:
     """Build the loss registered as ``name``.
 
@@ -255,18 +336,12 @@ def create(name: str, *, num_classes: int, dim: int, num_samples: int, **params:
         **params: hyper-parameters overriding ``METHODS[name].defaults``.
 
     Raises:
-        KeyError: unknown method name.
-        TypeError: a parameter the method does not have.
+        UnknownMethodError: unknown method name (a ``KeyError``).
+        LossParameterError: a parameter the method does not have, or a value of the wrong type
+            (a ``TypeError``); see :func:`check_params`.
     """
-    if name not in METHODS:
-        raise KeyError(f"unknown loss {name!r}; available: {', '.join(available())}.")
+    check_params(name, params)
     info = METHODS[name]
-    unknown = sorted(set(params) - set(info.defaults))
-    if unknown:
-        raise TypeError(
-            f"loss {name!r} has no parameter(s) {unknown}; its parameters are "
-            f"{sorted(info.defaults)}."
-        )
     structural = {"num_classes": num_classes, "dim": dim, "num_samples": num_samples}
     accepted = inspect.signature(info.loss_class.__init__).parameters
     arguments = {key: value for key, value in structural.items() if key in accepted}
@@ -281,6 +356,7 @@ __all__ = [
     "Batch",
     "DCNNContrastiveLoss",
     "HRS2DMLLoss",
+    "LossParameterError",
     "MeanAbsoluteErrorLoss",
     "MethodInfo",
     "MetricLoss",
@@ -295,6 +371,8 @@ __all__ = [
     "SoftmaxCrossEntropyLoss",
     "TripletLoss",
     "TruncatedRNSL",
+    "UnknownMethodError",
     "available",
+    "check_params",
     "create",
 ]

@@ -80,11 +80,19 @@ class MetricLoss(nn.Module):
         sampler: the batch sampler the method expects, ``"random"`` or ``"balanced"`` (pairwise
             in-batch losses need several samples per class in every batch).
         has_class_probabilities: whether :meth:`class_probabilities` is implemented.
+        min_batch_size: the smallest batch size the loss can learn from; the engine refuses a
+            smaller one before training. 2 by default: the samplers skip a lone sample, so a
+            batch size of 1 would give no batches at all.
+        needs_pairs: whether every batch must hold a positive pair and a negative (two
+            classes, two images each) for the loss to be non-zero; the engine checks that the
+            sampler can form them from the training labels.
     """
 
     hooks: ClassVar[frozenset[str]] = frozenset()
     sampler: ClassVar[str] = "random"
     has_class_probabilities: ClassVar[bool] = False
+    min_batch_size: ClassVar[int] = 2
+    needs_pairs: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()

@@ -48,6 +48,9 @@ class DCNNContrastiveLoss(MetricLoss):
     """
 
     sampler: ClassVar[str] = "balanced"
+    # both hinge terms need pairs: two classes x two images give a positive and a negative pair.
+    min_batch_size: ClassVar[int] = 4
+    needs_pairs: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -33,7 +33,7 @@ class HRS2DMLLoss(ArcFaceLoss):
     """High-rankness regularised semi-supervised deep metric learning (HR-S2DML).
 
     Kang et al., "High-Rankness Regularized Semi-Supervised Deep Metric Learning for Remote
-    Sensing Imagery", Remote Sensing 12(16), 2603, 2020 (METHODS.md §1):
+    Sensing Imagery", Remote Sensing 12(16), 2603, 2020:
 
         L = L_M(labelled batch) + lambda * L_HR(unlabelled batch),
         L_HR = -||P||_* / B,   P_ic = softmax_c(cos(f_i^u, w_c) / tau)
@@ -44,8 +44,8 @@ class HRS2DMLLoss(ArcFaceLoss):
     CVPR 2020). The unlabelled embeddings arrive as ``Batch.unlabelled`` (hook "unlabelled").
 
     Our defaults fix two leaks of the released code: no true label enters the unlabelled branch,
-    and the temperature is applied in its softmax. Options reproduce the code for comparison
-    (METHODS.md §1.9): ``bnm_temperature=False`` (softmax of raw cosines),
+    and the temperature is applied in its softmax. Options reproduce the code for comparison:
+    ``bnm_temperature=False`` (softmax of raw cosines),
     ``leak_labels=True`` (the margin applied at ``Batch.unlabelled_labels`` before the softmax),
     ``nuclear_norm_scale="min"`` (divide by min(B, C)).
 

@@ -15,7 +15,7 @@ class NormalizedSoftmaxLoss(PrototypeLoss):
     """Normalised softmax loss over learnable class prototypes.
 
     Zhai & Wu, "Classification is a Strong Baseline for Deep Metric Learning", BMVC 2019
-    (arXiv 1811.12649); the NSL of the Kang et al. papers (METHODS.md §3.1):
+    (arXiv 1811.12649); the NSL of the Kang et al. papers:
 
         p_ic = exp(w_c^T f_i / tau) / sum_k exp(w_k^T f_i / tau),   L = -mean_i log p_{i,y_i}
 
@@ -43,7 +43,7 @@ def additive_angular_margin(cosines: Tensor, labels: Tensor, margin: float) -> T
     """Replace each row's target cosine by the ArcFace value psi; other cosines are unchanged.
 
     psi = cos(theta + m) when cos(theta) > cos(pi - m) (i.e. theta + m < pi), and otherwise the
-    monotone continuation cos(theta) - m sin(m) (METHODS.md §1.2, the form of the ArcFace
+    monotone continuation cos(theta) - m sin(m) (the form of the ArcFace
     reference implementations), so that the target logit keeps decreasing in theta.
 
     Args:
@@ -70,7 +70,7 @@ class ArcFaceLoss(NormalizedSoftmaxLoss):
     """Normalised softmax with an additive angular margin on the target class (ArcFace).
 
     Deng et al., "ArcFace: Additive Angular Margin Loss for Deep Face Recognition", CVPR 2019;
-    also the labelled branch of HR-S2DML (METHODS.md §1.2):
+    also the labelled branch of HR-S2DML:
 
         L = -mean_i log[ exp(psi_i / tau) / (exp(psi_i / tau) + sum_{c != y_i} exp(cos theta_ic / tau)) ]
 

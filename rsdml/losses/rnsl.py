@@ -19,7 +19,7 @@ def box_cox(probability: Tensor | float, q: float) -> Tensor | float:
 
 
 def truncated_box_cox(probability: Tensor, q: float, k: float) -> Tensor:
-    """Per-sample truncated L_q: L_q(k) where p <= k, else L_q(p) (METHODS.md §3.1).
+    """Per-sample truncated L_q: L_q(k) where p <= k, else L_q(p) (the RNSL paper's t-RNSL).
 
     This is the loss t-RNSL stands for. Its code form (:class:`TruncatedRNSL`) differs from it by
     the constant L_q(k) once the pruning weights agree with the current probabilities:

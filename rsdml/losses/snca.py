@@ -1,6 +1,6 @@
 """Scalable neighbourhood component analysis (SNCA) against a memory of all training embeddings.
 
-Two ways to keep the memory (Kang et al. 2020, METHODS.md §2.4):
+Two ways to keep the memory (Kang et al. 2020):
 
 - MB (memory bank): after each step the batch's own slots become a momentum average,
   m_i <- normalise(alpha m_i + (1 - alpha) f_i), with alpha 0.5, then 0.8 and 0.9 late in the run;
@@ -85,7 +85,7 @@ class SNCALoss(MetricLoss):
 
     Wu, Efros & Yu, "Improving Generalization via Scalable Neighborhood Component Analysis",
     ECCV 2018; Kang et al., "Deep Metric Learning Based on Scalable Neighborhood Components for
-    Remote Sensing Scene Characterization", IEEE TGRS 58(12), 2020 (METHODS.md §2). Subclasses
+    Remote Sensing Scene Characterization", IEEE TGRS 58(12), 2020. Subclasses
     choose the memory update; the CE variants set ``with_classifier``.
 
     Args:

@@ -21,7 +21,7 @@ class SimilarityRetentionLoss(MetricLoss):
 
     Zhao, Yuan & Zhao, "Similarity Retention Loss (SRL) Based on Deep Metric Learning for Remote
     Sensing Image Retrieval", ISPRS Int. J. Geo-Inf. 9(2), 61, 2020. The paper's full text is not
-    available to us (METHODS.md §4), so this is our formulation of what its accessible text states,
+    available to us, so this is our formulation of what its accessible text states,
     built on the Ranked List Loss (Wang et al., CVPR 2019) whose two distance hyper-parameters its
     Algorithm 1 mirrors. Every choice and its reason:
 
@@ -68,7 +68,7 @@ class SimilarityRetentionLoss(MetricLoss):
         margin: m, the gap between the positive boundary alpha - m and alpha, default 0.4:
             positives within 0.8 (cos > 0.68), a spread that still leaves a margin to the
             negatives. The values are in the range of RLL's public settings (folder names
-            suggest alpha 1.2-1.4, m 0.2-0.4, T_n 10; unverified, METHODS.md §4.3); SRL's own
+            suggest alpha 1.2-1.4, m 0.2-0.4, T_n 10; unverified); SRL's own
             values are unknown.
         negative_temperature: T_n, the sharpness of the negative weights, default 10.
         negative_weight: lambda_n, the weight of the negative term, default 1.
@@ -79,6 +79,9 @@ class SimilarityRetentionLoss(MetricLoss):
     """
 
     sampler: ClassVar[str] = "balanced"
+    # both terms need pairs: two classes x two images give a positive and a negative pair.
+    min_batch_size: ClassVar[int] = 4
+    needs_pairs: ClassVar[bool] = True
 
     def __init__(
         self,

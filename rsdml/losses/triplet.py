@@ -43,6 +43,9 @@ class TripletLoss(MetricLoss):
     """
 
     sampler: ClassVar[str] = "balanced"
+    # a triplet needs an anchor, a positive and a negative: two classes x two images.
+    min_batch_size: ClassVar[int] = 4
+    needs_pairs: ClassVar[bool] = True
 
     def __init__(self, margin: float = 0.2, mining: str = "batch_hard") -> None:
         super().__init__()

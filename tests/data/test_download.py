@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import rsdml.data.download as download_module
 from rsdml.data import (
+    ArchiveError,
     ChecksumError,
     DatasetNotFoundError,
     DownloadError,
@@ -19,6 +21,7 @@ from rsdml.data import (
     extract_archive,
     load_scene_list,
 )
+from rsdml.errors import UserError
 
 
 def payload(size: int = 300_000, seed: int = 0) -> bytes:
@@ -270,3 +273,136 @@ def test_manual_only_dataset_explains_where_to_get_it(tmp_path):
         load_scene_list("aid", root=tmp_path, download=True)
     message = str(error.value)
     assert "captain-whu.github.io/AID" in message and str(tmp_path) in message
+
+
+def test_download_errors_are_user_errors():
+    for error in (DatasetNotFoundError, DownloadError, ChecksumError, ArchiveError):
+        assert issubclass(error, UserError) and issubclass(error, FileNotFoundError)
+
+
+def test_download_verifies_the_checksum_by_default(http_server, tmp_path, monkeypatch, fakes):
+    # What `rsdml split --download` does: load_scene_list(name, root, download=True).
+    http_server.files["/UCMerced_LandUse.zip"] = fakes.tree_zip(UCMerced)
+    monkeypatch.setattr(UCMerced, "urls", (f"{http_server.url}/UCMerced_LandUse.zip",))
+    monkeypatch.setattr(UCMerced, "md5", "0" * 32)
+    with pytest.raises(ChecksumError, match="The file was removed: run again"):
+        load_scene_list("ucmerced", tmp_path, download=True)
+    assert sorted(tmp_path.iterdir()) == []
+    with pytest.warns(UserWarning):  # checksum=False: the caller opted out
+        load_scene_list("ucmerced", tmp_path, download=True, checksum=False)
+
+
+def test_garbage_part_file_is_removed_not_renamed_into_place(
+    http_server, tmp_path, monkeypatch, fakes
+):
+    data = fakes.tree_zip(UCMerced)
+    http_server.files["/UCMerced_LandUse.zip"] = data
+    monkeypatch.setattr(UCMerced, "urls", (f"{http_server.url}/UCMerced_LandUse.zip",))
+    monkeypatch.setattr(UCMerced, "md5", None)  # nothing to compare with: the archive is read
+    part = tmp_path / "UCMerced_LandUse.zip.part"
+    part.write_bytes(payload(1000))  # e.g. left by another program, or a disk error
+    with pytest.raises(ArchiveError) as error:
+        load_scene_list("ucmerced", tmp_path, download=True)
+    message = str(error.value)
+    assert "truncated or damaged zip" in message and "removed: run again" in message
+    assert http_server.requests == [("/UCMerced_LandUse.zip", "bytes=1000-")]
+    assert sorted(tmp_path.iterdir()) == []
+    with pytest.warns(UserWarning):  # the next run starts afresh and succeeds
+        load_scene_list("ucmerced", tmp_path, download=True)
+    assert http_server.requests[-1] == ("/UCMerced_LandUse.zip", None)
+
+
+def test_damaged_archive_in_place_is_replaced_when_downloading(
+    http_server, tmp_path, monkeypatch, fakes, capsys
+):
+    data = fakes.tree_zip(UCMerced)
+    http_server.files["/UCMerced_LandUse.zip"] = data
+    monkeypatch.setattr(UCMerced, "urls", (f"{http_server.url}/UCMerced_LandUse.zip",))
+    monkeypatch.setattr(UCMerced, "md5", None)
+    archive = tmp_path / "UCMerced_LandUse.zip"
+    archive.write_bytes(data[: len(data) // 2])
+    with pytest.warns(UserWarning):
+        load_scene_list("ucmerced", tmp_path, download=True)
+    assert archive.read_bytes() == data
+    assert "truncated or damaged zip archive" in capsys.readouterr().err
+
+
+def test_hand_placed_truncated_archive_is_reported_and_kept(tmp_path, fakes):
+    archive = tmp_path / "UCMerced_LandUse.zip"
+    archive.write_bytes(fakes.tree_zip(UCMerced)[:-100])
+    with pytest.raises(ArchiveError) as error:
+        load_scene_list("ucmerced", root=tmp_path)
+    message = str(error.value)
+    assert "truncated or damaged zip" in message and "RAR" not in message
+    assert "Delete it and run again with download=True" in message
+    assert archive.exists() and not (tmp_path / "UCMerced_LandUse").exists()
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.999])
+def test_truncated_zip_is_reported_as_truncated(tmp_path, fakes, cut):
+    data = fakes.zip_bytes({"top/a.txt": b"a" * 1000, "top/b.txt": b"b" * 1000})
+    archive = tmp_path / "a.zip"
+    archive.write_bytes(data[: int(len(data) * cut)])
+    with pytest.raises(ArchiveError, match="truncated or damaged zip") as error:
+        extract_archive(archive, tmp_path / "out")
+    assert "neither" not in str(error.value) and "RAR" not in str(error.value)
+
+
+@pytest.mark.parametrize("mode", ["w", "w:gz"])
+def test_truncated_tar_is_reported_as_truncated(tmp_path, mode):
+    import tarfile
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "x.bin").write_bytes(payload(50_000))
+    archive = tmp_path / "a.tar"
+    with tarfile.open(archive, mode) as tar:
+        tar.add(source, arcname="folder")
+    archive.write_bytes(archive.read_bytes()[:20_000])
+    with pytest.raises(ArchiveError, match="truncated or damaged tar"):
+        extract_archive(archive, tmp_path / "out")
+    assert not (tmp_path / "out" / "folder").exists()
+
+
+def test_a_web_page_is_not_called_an_archive_format_problem(tmp_path):
+    page = tmp_path / "f.zip"
+    page.write_bytes(b"<!DOCTYPE html><html><body>Sign in</body></html>")
+    with pytest.raises(ArchiveError, match="web page"):
+        extract_archive(page, tmp_path / "out")
+
+
+def test_stopped_download_says_how_many_bytes_were_kept(http_server, tmp_path, monkeypatch, fakes):
+    data = fakes.tree_zip(UCMerced)
+    http_server.files["/UCMerced_LandUse.zip"] = data
+    http_server.cut_every["/UCMerced_LandUse.zip"] = 1000  # every attempt breaks off
+    monkeypatch.setattr(UCMerced, "urls", (f"{http_server.url}/UCMerced_LandUse.zip",))
+    monkeypatch.setattr(UCMerced, "md5", hashlib.md5(data).hexdigest())
+    with pytest.raises(DownloadError) as error:
+        load_scene_list("ucmerced", tmp_path, download=True)
+    part = tmp_path / "UCMerced_LandUse.zip.part"
+    assert f"3,000 bytes were kept in {part}: run again to resume" in str(error.value)
+    del http_server.cut_every["/UCMerced_LandUse.zip"]
+    with pytest.warns(UserWarning):
+        load_scene_list("ucmerced", tmp_path, download=True)
+    assert http_server.requests[-1] == ("/UCMerced_LandUse.zip", "bytes=3000-")
+
+
+def test_nothing_kept_is_said_too(closed_port_url, tmp_path):
+    with pytest.raises(DownloadError, match="Nothing was kept"):
+        download_url(closed_port_url, tmp_path / "x.zip", retries=0, timeout=5)
+
+
+def test_interrupted_download_says_what_was_kept(http_server, tmp_path, monkeypatch, capsys):
+    http_server.files["/f.bin"] = payload(5000)
+
+    def interrupted(chunks, **_):
+        yield next(iter(chunks))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(download_module, "progress_bar", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        download_url(f"{http_server.url}/f.bin", tmp_path / "f.bin")
+    part = tmp_path / "f.bin.part"
+    assert part.stat().st_size == 5000
+    err = capsys.readouterr().err
+    assert "interrupted" in err and f"5,000 bytes were kept in {part}: run again to resume" in err

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import errno
+import json
+import os
+import tempfile
+import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +24,15 @@ from rsdml.data import (
     read_image,
     train_transform,
 )
+from rsdml.data.images import (
+    ImageOptionError,
+    ImageTooLargeError,
+    image_cache_key,
+    load_cached_images,
+    max_image_pixels,
+)
+from rsdml.errors import UserError
+from rsdml.storage import CacheNotWritable
 
 
 def save(image: Image.Image, path: Path, **options) -> Path:
@@ -115,7 +130,9 @@ def test_unreadable_files_raise_with_the_path(mixed_files):
         with pytest.raises(CorruptImageError) as error:
             decode_images([files[0], broken], 8)
         assert str(broken) in str(error.value) and error.value.path == broken
-        assert isinstance(error.value, OSError)
+        assert isinstance(error.value, OSError) and isinstance(error.value, UserError)
+        # the way round it that works from the command line
+        assert "--dataset-option on_error=skip" in str(error.value)
 
 
 def test_unreadable_files_can_be_skipped_and_reported(mixed_files):
@@ -161,6 +178,152 @@ def test_cache_remembers_skipped_files(mixed_files, monkeypatch):
     again, skipped_again = cached_images(files, 8, on_error="skip")
     assert skipped_again == skipped and len(again) == len(good)
     np.testing.assert_array_equal(again, array)
+
+
+def _flip_rows(array_path: Path) -> None:
+    """Overwrite rows in place: the file stays a valid .npy of the right shape."""
+    mapped = np.load(array_path, mmap_mode="r+")
+    mapped[1:3] = 255 - mapped[1:3]
+    mapped.flush()
+    del mapped
+
+
+def _random_bytes(array_path: Path) -> None:
+    array_path.write_bytes(np.random.default_rng(0).integers(0, 256, 900, np.uint8).tobytes())
+
+
+def _truncate(array_path: Path) -> None:
+    array_path.write_bytes(array_path.read_bytes()[:-50])
+
+
+def _garble_sidecar(array_path: Path) -> None:
+    array_path.with_suffix(".json").write_text('{"skipped": [')
+
+
+def _drop_checksum(array_path: Path) -> None:
+    sidecar = array_path.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    del meta["checksum"]
+    sidecar.write_text(json.dumps(meta))
+
+
+@pytest.mark.parametrize("mmap", [False, True])
+@pytest.mark.parametrize(
+    "damage", [_flip_rows, _random_bytes, _truncate, _garble_sidecar, _drop_checksum]
+)
+def test_damaged_cache_entry_is_noted_and_decoded_again(
+    tmp_path, fakes, monkeypatch, capsys, isolated_cache, damage, mmap
+):
+    rng = np.random.default_rng(3)
+    files = [fakes.write_image(tmp_path / f"img{i}.png", rng, size=12) for i in range(4)]
+    first, _ = cached_images(files, 8)
+    (array_path,) = (isolated_cache / "images").glob("*.npy")
+    damage(array_path)
+    calls = []
+    original = images_module.decode_images
+    monkeypatch.setattr(
+        images_module, "decode_images", lambda *a, **k: calls.append(1) or original(*a, **k)
+    )
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again, skipped = cached_images(files, 8, mmap=mmap)
+    assert calls == [1] and skipped == []
+    np.testing.assert_array_equal(again, first)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(array_path) in err and "decoding again" in err
+    # the entry was rewritten whole: the next call reads it without decoding or a note
+    np.testing.assert_array_equal(cached_images(files, 8, mmap=mmap)[0], first)
+    assert calls == [1] and capsys.readouterr().err == ""
+
+
+def test_cache_key_is_the_identity_of_the_images(tmp_path, fakes):
+    rng = np.random.default_rng(4)
+    files = [fakes.write_image(tmp_path / f"img{i}.png", rng, size=12) for i in range(3)]
+    loaded = load_cached_images(files, 8)
+    assert loaded.key == image_cache_key(files, 8)
+    assert loaded.key != image_cache_key(files, 8, "skip") != image_cache_key(files, 4)
+    # same name, other content: the key (and every cache keyed by it) changes
+    fakes.write_image(files[1], np.random.default_rng(5), size=12)
+    stat = files[1].stat()
+    os.utime(files[1], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    replaced = load_cached_images(files, 8)
+    assert replaced.key != loaded.key
+    assert not np.array_equal(replaced.array[1], loaded.array[1])
+
+
+def test_unwritable_cache_names_the_folder_and_the_fix(
+    tmp_path, fakes, monkeypatch, isolated_cache
+):
+    files = [fakes.write_image(tmp_path / "img.png", np.random.default_rng(0))]
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(CacheNotWritable) as error:
+        cached_images(files, 8)
+    message = str(error.value)
+    assert str(isolated_cache / "images") in message and "RSDML_CACHE" in message
+    assert isinstance(error.value, UserError)
+
+
+def test_stale_temporaries_of_killed_writes_are_removed(tmp_path, fakes, isolated_cache):
+    folder = isolated_cache / "images"
+    folder.mkdir(parents=True)
+    old, young = folder / ".abc.npy.x1.tmp", folder / ".abc.npy.x2.tmp"
+    for path in (old, young):
+        path.write_bytes(b"partial")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(old, (two_days_ago, two_days_ago))
+    cached_images([fakes.write_image(tmp_path / "img.png", np.random.default_rng(0))], 8)
+    assert not old.exists() and young.exists()  # a young one may be a write in progress
+
+
+@pytest.fixture
+def pillow_limit(monkeypatch):
+    """Pillow's decompression-bomb limit lowered so that a 16 x 16 image trips it."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # refuses above 200 pixels
+    monkeypatch.delenv("RSDML_MAX_IMAGE_PIXELS", raising=False)
+
+
+def test_too_large_image_message_names_the_setting(tmp_path, fakes, pillow_limit):
+    path = fakes.write_image(tmp_path / "big.png", np.random.default_rng(0), size=16)
+    assert max_image_pixels() == 200
+    with pytest.raises(ImageTooLargeError, match="RSDML_MAX_IMAGE_PIXELS") as error:
+        read_image(path, 8)
+    assert str(path) in str(error.value) and isinstance(error.value, CorruptImageError)
+
+
+@pytest.mark.parametrize("value", ["1000", "1e3", "0", "none", "None"])
+def test_the_setting_lets_large_images_through(tmp_path, fakes, pillow_limit, monkeypatch, value):
+    path = fakes.write_image(tmp_path / "big.png", np.random.default_rng(0), size=16)
+    monkeypatch.setenv("RSDML_MAX_IMAGE_PIXELS", value)
+    assert read_image(path, 8).shape == (8, 8, 3)
+
+
+def test_the_setting_also_lowers_the_limit(tmp_path, fakes, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)  # restored afterwards
+    path = fakes.write_image(tmp_path / "img.png", np.random.default_rng(0), size=16)
+    monkeypatch.setenv("RSDML_MAX_IMAGE_PIXELS", "255")
+    with pytest.raises(ImageTooLargeError, match="256 pixels exceed RSDML_MAX_IMAGE_PIXELS=255"):
+        read_image(path, 8)
+    array, skipped = decode_images([path], 8, on_error="skip")
+    assert skipped == [path] and len(array) == 0
+
+
+@pytest.mark.parametrize("value", ["lots", "-5", "1.5", "inf", "nan"])
+def test_a_bad_setting_is_a_user_error(tmp_path, fakes, monkeypatch, value):
+    path = fakes.write_image(tmp_path / "img.png", np.random.default_rng(0))
+    monkeypatch.setenv("RSDML_MAX_IMAGE_PIXELS", value)
+    with pytest.raises(ImageOptionError, match="RSDML_MAX_IMAGE_PIXELS"):
+        decode_images([path], 8, on_error="skip")  # not a skipped file: the setting is wrong
+
+
+def test_bad_on_error_is_a_user_error(tmp_path, fakes):
+    path = fakes.write_image(tmp_path / "img.png", np.random.default_rng(0))
+    with pytest.raises(ImageOptionError, match="on_error=skip"):
+        cached_images([path], 8, on_error="ignore")
 
 
 def test_image_array_dataset():

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rsdml.data import SceneList, Split, labelled_subset, make_split, split_counts
+from rsdml.data import SceneList, Split, SplitError, labelled_subset, make_split, split_counts
+from rsdml.errors import UserError
 
 
 def scene_list(counts: dict[str, int], seed: int = 0) -> SceneList:
@@ -73,16 +74,54 @@ def test_parts_are_disjoint_cover_everything_and_are_deterministic():
     assert split.train.dtype == np.int64
 
 
-def test_fractions_that_do_not_sum_to_one_leave_a_remainder():
+def test_fractions_below_one_are_refused_unless_allowed(capsys):
     scenes = scene_list({"a": 100, "b": 100})
-    split = make_split(scenes, (0.5, 0.1, 0.1))
+    with pytest.raises(SplitError, match="allow_unused=True") as error:
+        make_split(scenes, fractions=(0.5, 0.2, 0.2), seed=42)
+    assert "sum to 0.9" in str(error.value) and "(0.5, 0.2, 0.3)" in str(error.value)
+    assert isinstance(error.value, UserError) and isinstance(error.value, ValueError)
+    split = make_split(scenes, (0.5, 0.1, 0.1), allow_unused=True)
     assert (len(split.train), len(split.val), len(split.test)) == (100, 20, 20)
-    hr = make_split(scenes, (0.2, 0.0, 0.8))  # the HR-S2DML protocol
+    err = capsys.readouterr().err
+    assert "60 of 200 images are in no part" in err and len(err.strip().splitlines()) == 1
+
+
+def test_fractions_summing_to_one_say_nothing(capsys):
+    scenes = scene_list({"a": 100, "b": 100})
+    make_split(scenes, allow_unused=True)
+    hr = make_split(scenes, (0.2, 0.0, 0.8))  # the HR-S2DML protocol: no validation part
     assert (len(hr.train), len(hr.val), len(hr.test)) == (40, 0, 160)
-    with pytest.raises(ValueError, match="sum to at most 1"):
-        make_split(scenes, (0.7, 0.2, 0.2))
-    with pytest.raises(ValueError, match=r"\(train, val, test\)"):
-        make_split(scenes, (0.7, 0.3))
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("fractions", "message"),
+    [
+        ((0.7, 0.2, 0.2), "more than 1"),
+        ((0.9, -0.1, 0.2), "non-negative"),
+        ((0.7, float("nan"), 0.3), "non-negative"),
+        ((0.0, 0.2, 0.8), "training fraction must be positive"),
+        ((0.7, 0.3), r"\(train, val, test\)"),
+        (("a", "b", "c"), "three numbers"),
+    ],
+)
+def test_bad_fractions_are_user_errors(fractions, message):
+    scenes = scene_list({"a": 100, "b": 100})
+    with pytest.raises(SplitError, match=message):
+        make_split(scenes, fractions, allow_unused=True)
+
+
+def test_a_part_that_gets_no_image_of_a_class_is_refused():
+    # int(0.7 * 3) = 2 and int(0.8 * 3) = 2: class "small" would have no validation image.
+    scenes = scene_list({"big": 100, "small": 3})
+    with pytest.raises(SplitError, match=r"'small' \(3 images\): no validation image"):
+        make_split(scenes)
+    with pytest.raises(SplitError, match="no training image"):
+        make_split(scenes, (0.2, 0.0, 0.8))  # int(0.2 * 3) = 0
+    with pytest.raises(SplitError, match="no test image"):
+        make_split(scenes, (0.5, 0.0, 0.1), allow_unused=True)  # int(0.5 * 3) = int(0.6 * 3)
+    split = make_split(scenes, (0.7, 0.0, 0.3))  # no validation part at all: fine
+    assert len(split.val) == 0 and len(split.test) == 30 + 1
 
 
 def test_round_trip_through_json():
@@ -110,7 +149,7 @@ def test_summary_counts_per_class():
 
 
 def test_labelled_subset_per_class_nested_and_deterministic():
-    scenes = scene_list({"a": 100, "b": 40, "c": 3})
+    scenes = scene_list({"a": 100, "b": 40, "c": 4})
     train = make_split(scenes).train
     labelled, unlabelled = labelled_subset(train, scenes.labels, 0.2, seed=1)
     counts = {c: int(np.sum(scenes.labels[labelled] == c)) for c in range(3)}

@@ -6,13 +6,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from rsdml.errors import UserError
 from rsdml.losses import (
     FAMILIES,
     HOOK_NAMES,
     METHODS,
     Batch,
+    LossParameterError,
     MetricLoss,
+    UnknownMethodError,
     available,
+    check_params,
     create,
 )
 
@@ -101,6 +105,62 @@ def test_defaults_follow_the_papers():
     assert defaults["srl"]["boundary"] == 1.2 and defaults["srl"]["margin"] == 0.4
     assert defaults["srl"]["negative_temperature"] == 10.0
     assert defaults["srl"]["negative_weight"] == 1.0
+
+
+def test_unknown_parameter_names_the_closest_one_and_all_accepted():
+    with pytest.raises(LossParameterError) as caught:
+        create("trnsl", num_classes=3, dim=4, num_samples=9, qq=0.5)
+    message = str(caught.value)
+    assert "did you mean 'q'" in message
+    assert all(f"{key}=" in message for key in METHODS["trnsl"].defaults)
+    assert isinstance(caught.value, UserError) and isinstance(caught.value, TypeError)
+
+
+def test_methods_without_parameters_say_so():
+    with pytest.raises(LossParameterError, match="'ce' takes no parameters"):
+        check_params("ce", {"temperature": 0.1})
+
+
+def test_structural_arguments_are_not_loss_parameters():
+    with pytest.raises(LossParameterError, match="set from the data"):
+        check_params("nsl", {"dim": 64})
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("nsl", {"temperature": "abc"}),
+        ("nsl", {"temperature": True}),
+        ("triplet", {"mining": 3}),
+        ("hr_s2dml", {"leak_labels": 1}),
+        ("snca_mb", {"momentum_schedule": 0.5}),
+    ],
+)
+def test_values_unlike_the_default_are_refused(name, params):
+    key, value = next(iter(params.items()))
+    with pytest.raises(LossParameterError, match=f"parameter {key!r} of method {name!r}") as caught:
+        check_params(name, params)
+    assert repr(value) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("rnsl", {"q": 1}),  # an integer for a float
+        ("snca_mb", {"momentum_schedule": [[0.0, 0.5], [0.5, 0.9]]}),  # JSON lists for tuples
+        ("srl", {"positive_threshold": 0.3}),  # a default of None takes any value
+        ("hr_s2dml", {"leak_labels": True}),
+    ],
+)
+def test_values_like_the_default_are_accepted(name, params):
+    check_params(name, params)
+
+
+def test_unknown_method_is_a_user_error_with_a_plain_message():
+    with pytest.raises(UnknownMethodError) as caught:
+        create("nls", num_classes=3, dim=4, num_samples=9)
+    assert isinstance(caught.value, KeyError) and isinstance(caught.value, UserError)
+    assert str(caught.value).startswith("unknown method 'nls' (did you mean 'nsl'?)")
 
 
 def test_create_passes_parameters_and_rejects_unknown_ones():

@@ -9,6 +9,7 @@ import pytest
 import torch
 import torchvision
 
+from rsdml.errors import UserError
 from rsdml.models import (
     BACKBONES,
     DEFAULT_BACKBONE,
@@ -16,6 +17,8 @@ from rsdml.models import (
     IMAGENET_STD,
     Backbone,
     DeferredBackbone,
+    UnknownBackboneError,
+    WeightsFileNotFoundError,
     WeightsUnavailableError,
     create_backbone,
     defer_backbone,
@@ -102,8 +105,25 @@ def test_unknown_name_lists_the_alternatives():
 
 
 def test_missing_weights_file_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nothere.pt"):
+    with pytest.raises(FileNotFoundError, match="nothere.pt") as caught:
         create_backbone("resnet18", weights=tmp_path / "nothere.pt")
+    assert isinstance(caught.value, WeightsFileNotFoundError)
+    assert isinstance(caught.value, UserError)
+
+
+def test_weights_and_name_errors_are_user_errors():
+    assert issubclass(WeightsUnavailableError, UserError)
+    assert issubclass(WeightsUnavailableError, RuntimeError)
+    with pytest.raises(UnknownBackboneError) as caught:
+        create_backbone("vgg16")
+    assert isinstance(caught.value, UserError) and isinstance(caught.value, ValueError)
+
+
+def test_garbage_weights_file_is_a_user_error_naming_the_file(tmp_path):
+    path = tmp_path / "garbage.pt"
+    path.write_bytes(b"not a state dict")
+    with pytest.raises(UserError, match="garbage.pt"):
+        create_backbone("resnet18", weights=path)
 
 
 def test_resnet_offline_error_names_the_fixes(monkeypatch, tmp_path):
@@ -120,6 +140,7 @@ def test_resnet_offline_error_names_the_fixes(monkeypatch, tmp_path):
     assert calls and calls[0].endswith("resnet18-f37072fd.pth")
     assert "weights=" in message
     assert "pretrained=False" in message
+    assert "--weights FILE" in message and "--no-pretrained" in message
     assert str(tmp_path / "torch") in message  # the hub cache path to pre-populate
     assert isinstance(caught.value.__cause__, urllib.error.URLError)
 

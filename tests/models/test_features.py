@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import tempfile
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+from rsdml.errors import UserError
 from rsdml.models import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -18,6 +23,7 @@ from rsdml.models import (
     extract_features,
     feature_cache_path,
 )
+from rsdml.storage import CacheNotWritable
 
 SIZE = 4
 
@@ -149,17 +155,58 @@ def test_without_cache_parts_nothing_is_written(tmp_path):
     assert not (tmp_path / "cache" / "features").exists()
 
 
-def test_damaged_cache_file_is_recomputed():
+def _overwrite_rows(path):
+    """Change the stored features in place, leaving the metadata (and its checksum) as it was."""
+    stored = torch.load(path, weights_only=True)
+    stored["features"][1:3] += 1.0
+    torch.save(stored, path)
+
+
+def _random_bytes(path):
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _drop_checksum(path):
+    stored = torch.load(path, weights_only=True)
+    torch.save({"features": stored["features"], "meta": "{}"}, path)
+
+
+@pytest.mark.parametrize("damage", [_overwrite_rows, _random_bytes, _truncate, _drop_checksum])
+def test_damaged_cache_file_is_noted_and_recomputed(damage, capsys):
     images = _images()
     backbone = _fake_backbone()
     parts = ("damaged",)
+    first = extract_features(backbone, images, cache_parts=parts)
     path = feature_cache_path(backbone, images.shape, "plain", parts)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(b"truncated")
-    with pytest.warns(UserWarning, match="unreadable feature cache"):
+    damage(path)
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a note on stderr, not a Python warning
         features = extract_features(backbone, images, cache_parts=parts)
-    assert backbone.trunk.images_seen == len(images)
-    assert torch.equal(torch.load(path, weights_only=True)["features"], features)
+    assert backbone.trunk.images_seen == 2 * len(images)  # recomputed, not read
+    assert torch.equal(features, first)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(path) in err and "recomputing" in err
+    assert torch.equal(torch.load(path, weights_only=True)["features"], first)  # rewritten
+    extract_features(backbone, images, cache_parts=parts)
+    assert backbone.trunk.images_seen == 2 * len(images)  # the repaired file is used again
+    assert capsys.readouterr().err == ""
+
+
+def test_unwritable_feature_cache_names_the_folder_and_the_fix(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    backbone = _fake_backbone()
+    with pytest.raises(CacheNotWritable, match="RSDML_CACHE") as error:
+        extract_features(backbone, _images(), cache_parts=("ro",))
+    folder = feature_cache_path(backbone, _images().shape, "plain", ("ro",)).parent
+    assert str(folder) in str(error.value) and isinstance(error.value, UserError)
 
 
 def test_batching_does_not_change_the_result_and_mode_is_restored():

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from rsdml.errors import UserError
 from rsdml.models.features import VIEWS
 from rsdml.train import TrainConfig
+from rsdml.train.config import ConfigError
 
 
 def test_frozen_mode_augments_with_every_geometric_view_by_default():
@@ -57,3 +59,41 @@ def test_explicit_loss_parameters_override_the_frozen_defaults():
         "q": 0.5,
     }
     assert TrainConfig(method="nsl").resolved().loss_params == {}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"epochs": "abc"}, "epochs must be an integer or None"),
+        ({"epochs": True}, "epochs must be an integer"),
+        ({"lr": "fast"}, "lr must be a number or None"),
+        ({"fractions": (0.5, 0.5)}, "fractions must be a list of 3 numbers"),
+        ({"views": ["plain", 3]}, "views must be a list of strings"),
+        ({"pretrained": "yes"}, "pretrained must be true or false"),
+        ({"loss_params": ["q", 0.5]}, "loss_params must be a mapping"),
+    ],
+)
+def test_values_of_the_wrong_type_are_refused_with_the_expected_type(values, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_dict(values).validate()
+
+
+def test_lists_from_yaml_or_json_and_integer_rates_are_accepted():
+    TrainConfig.from_dict({"fractions": [0.6, 0.2, 0.2], "views": ["plain"], "lr": 1}).validate()
+
+
+def test_noise_without_a_rate_is_refused_naming_the_fix():
+    # a rate of 0 would train on clean labels under a noisy setting's name
+    with pytest.raises(ConfigError, match=r"noise_rate \(--noise-rate\).*or drop noise"):
+        TrainConfig(noise="uniform").validate()
+    TrainConfig(noise="uniform", noise_rate=0.4).validate()
+
+
+def test_unknown_option_suggests_the_closest_field():
+    with pytest.raises(ConfigError, match=r"'epoch' \(did you mean 'epochs'\?\)"):
+        TrainConfig.from_dict({"epoch": 2})
+
+
+def test_config_errors_are_user_errors_and_value_errors():
+    # the command line prints user errors in one line; callers catching ValueError still work
+    assert issubclass(ConfigError, UserError) and issubclass(ConfigError, ValueError)

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from rsdml.losses import available
-from rsdml.train import RunFolderConflict, TrainConfig, Trainer, TrainingDiverged, fit
+from rsdml.train import (
+    RunFolderConflict,
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    TrainingSetupError,
+    fit,
+)
 
 TINY = {"num_classes": 5, "images_per_class": 24, "image_size": 48}
 
@@ -193,3 +200,70 @@ def test_pruning_resumes_from_the_weights_asked_for(resume):
 def test_an_unknown_pruning_resume_is_refused():
     with pytest.raises(ValueError, match="resume must be one of"):
         fit(tiny_config("trnsl", loss_params={"resume": "best"}))
+
+
+def test_an_effective_run_records_no_warnings(capsys):
+    metrics = fit(tiny_config("nsl", epochs=2))
+    assert metrics["warnings"] == []
+    assert "warning:" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "overrides, cause",
+    [
+        ({"lr": 0.0}, "learning rate is 0"),
+        # an overflowing gradient norm is clipped to nothing: every gradient is 0
+        ({"loss_params": {"temperature": 1e-30}}, "temperature"),
+    ],
+)
+def test_training_that_changes_nothing_is_reported(tmp_path, capsys, overrides, cause):
+    metrics = fit(tiny_config("nsl", epochs=2, **overrides), out=tmp_path / "run")
+    assert metrics["test"] == metrics["untrained"]  # what the warning is about
+    (message,) = metrics["warnings"]
+    assert "changed nothing" in message and cause in message
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["warnings"] == [message]
+    err = capsys.readouterr().err
+    assert f"warning: {message}\n" in err
+    # a finished run says it again when it is asked for its metrics
+    fit(tiny_config("nsl", epochs=2, **overrides), out=tmp_path / "run")
+    assert f"warning: {message}" in capsys.readouterr().err
+
+
+def test_a_loss_that_is_zero_at_every_step_is_reported(monkeypatch):
+    from rsdml.losses import TripletLoss
+
+    # a loss that vanishes at every step, as a degenerate loss parameter can make it
+    monkeypatch.setattr(TripletLoss, "forward", lambda self, batch: batch.embeddings.sum() * 0.0)
+    metrics = fit(tiny_config("triplet", epochs=1))
+    (message,) = metrics["warnings"]
+    assert "loss was exactly 0" in message and "--batch-size 32" in message
+
+
+@pytest.mark.parametrize(
+    "method, batch_size", [("triplet", 1), ("triplet", 3), ("dcnn", 2), ("srl", 3), ("nsl", 1)]
+)
+def test_a_batch_size_the_loss_cannot_learn_from_is_refused(tmp_path, method, batch_size):
+    with pytest.raises(TrainingSetupError, match=f"batches of {batch_size}.*--batch-size"):
+        fit(tiny_config(method, batch_size=batch_size), out=tmp_path / "run")
+    assert not (tmp_path / "run" / "config.json").exists()
+
+
+def test_the_smallest_accepted_pair_batch_trains():
+    metrics = fit(tiny_config("triplet", batch_size=4, epochs=1))
+    assert metrics["warnings"] == []
+    assert metrics["history"][0]["loss"] > 0
+
+
+def test_pair_losses_need_two_labelled_classes(monkeypatch):
+    from rsdml.train import prepare as prepare_module
+
+    original = prepare_module.prepare_data
+
+    def one_class(config, plain_features=None):
+        data = original(config, plain_features)
+        data.train_labels = np.zeros_like(data.train_labels)
+        return data
+
+    monkeypatch.setattr("rsdml.train.engine.prepare_data", one_class)
+    with pytest.raises(TrainingSetupError, match="two classes"):
+        fit(tiny_config("dcnn", epochs=1))

@@ -1,11 +1,13 @@
-"""What the loop feeds a frozen-mode head: one drawn geometric view per sample."""
+"""What the loop feeds a frozen-mode head: one drawn geometric view per sample, and the feature
+cache key that follows the decoded images."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from rsdml.train.inputs import FeatureInputs
+from rsdml.models import Backbone
+from rsdml.train.inputs import FeatureInputs, feature_cache_parts
 
 
 def make_inputs() -> FeatureInputs:
@@ -48,3 +50,40 @@ def test_evaluation_sees_plain_features_only():
     assert [len(c) for c in chunks] == [4, 2]
     assert torch.equal(torch.cat(chunks)[:, 0], torch.arange(6, dtype=torch.float32))
     assert inputs.feature_dim == 3
+
+
+class _Flatten(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen += x.shape[0]
+        return x.flatten(1)
+
+
+def test_feature_cache_follows_the_image_cache_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
+    backbone = Backbone("fake", _Flatten(), 3 * 4 * 4, "fake-1")
+    images = np.random.default_rng(0).integers(0, 256, (5, 3, 4, 4), dtype=np.uint8)
+
+    def build(key: str) -> FeatureInputs:
+        return FeatureInputs.build(
+            backbone,
+            images,
+            files_key=key,
+            image_size=4,
+            views=("plain", "hflip"),
+            augmented=np.array([1, 3]),
+            device="cpu",
+            progress=False,
+        )
+
+    build("images-key-a")
+    assert backbone.trunk.seen == 5 + 2  # plain of all, hflip of the augmented two
+    build("images-key-a")
+    assert backbone.trunk.seen == 7  # both read from the cache
+    build("images-key-b")  # other images behind the same array shape: computed again
+    assert backbone.trunk.seen == 14
+    assert feature_cache_parts("k", 4) != feature_cache_parts("k", 4, np.array([1, 3]))
+    assert feature_cache_parts("k", 4)[0] == "k"

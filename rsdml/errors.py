@@ -1,0 +1,39 @@
+"""The one family of errors that a user can fix by changing the input.
+
+Anything raised as a :class:`UserError` (or one of its subclasses, defined in the room that
+detects the problem) is a mistake in the command, the data or the files on disk, not a bug. The
+command line prints its message in one or two lines with exit status 2 and no traceback
+(``--debug`` or ``RSDML_DEBUG=1`` shows it). The message names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+
+
+class UserError(Exception):
+    """A problem with the input that the user can fix; the message says how."""
+
+
+#: Set to 1 to see the traceback of user errors too (like ``rsdml --debug``).
+DEBUG_ENV = "RSDML_DEBUG"
+
+
+def debug_enabled(explicit: bool = False) -> bool:
+    """Whether user errors show their traceback: ``--debug`` or ``RSDML_DEBUG=1``."""
+    if explicit:
+        return True
+    return os.environ.get(DEBUG_ENV, "0").strip().lower() not in {"", "0", "false", "no", "off"}
+
+
+def brief(error: BaseException, limit: int = 100) -> str:
+    """``"TypeName: first line of the message"``, cut to ``limit`` characters.
+
+    Third-party errors (torch.load, PIL) can span a dozen lines of advice that does not apply;
+    a user-facing message quotes only their first line.
+    """
+    lines = str(error).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if len(first) > limit:
+        first = first[: limit - 3].rstrip() + "..."
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__

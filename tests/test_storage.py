@@ -1,0 +1,113 @@
+"""Cache helpers: content checksums, unwritable cache folders, stale temporaries, notes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+import numpy as np
+import pytest
+
+from rsdml.errors import UserError
+from rsdml.storage import (
+    CacheNotWritable,
+    array_checksum,
+    cache_subdir,
+    note,
+    writing_cache,
+)
+
+
+def test_checksum_follows_the_content_not_the_container(tmp_path):
+    array = np.random.default_rng(0).integers(0, 256, (3, 3, 4, 4), dtype=np.uint8)
+    np.save(tmp_path / "a.npy", array)
+    mapped = np.load(tmp_path / "a.npy", mmap_mode="r")
+    assert array_checksum(mapped) == array_checksum(array) == array_checksum(array.copy())
+    assert array_checksum(array).startswith("sha256:")
+    changed = array.copy()
+    changed[1, 0, 0, 0] ^= 1
+    assert array_checksum(changed) != array_checksum(array)
+    # a strided view is hashed as its C-order copy
+    assert array_checksum(array[:, :, ::2]) == array_checksum(
+        np.ascontiguousarray(array[:, :, ::2])
+    )
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM, errno.EROFS])
+def test_permission_and_read_only_errors_become_a_user_error(tmp_path, code):
+    with pytest.raises(CacheNotWritable) as error, writing_cache(tmp_path / "features"):
+        raise OSError(code, os.strerror(code))
+    message = str(error.value)
+    assert str(tmp_path / "features") in message and "RSDML_CACHE" in message
+    assert isinstance(error.value, UserError)
+
+
+def test_other_errors_pass_through(tmp_path):
+    with pytest.raises(OSError) as error, writing_cache(tmp_path):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert not isinstance(error.value, CacheNotWritable)
+
+
+def test_cache_subdir_removes_only_old_temporaries(tmp_path, monkeypatch):
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "cache" / "things"
+    folder.mkdir(parents=True)
+    old, young, entry = folder / ".x.pt.a.tmp", folder / ".x.pt.b.tmp", folder / "x.pt"
+    for path in (old, young, entry):
+        path.write_bytes(b"1")
+    long_ago = time.time() - 25 * 3600
+    os.utime(old, (long_ago, long_ago))
+    os.utime(entry, (long_ago, long_ago))
+    assert cache_subdir("things") == folder
+    assert not old.exists() and young.exists() and entry.exists()
+
+
+def test_note_is_one_line_on_stderr(capsys):
+    note("cache file /x/y.npy\nis damaged;   decoding again")
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "rsdml: cache file /x/y.npy is damaged; decoding again\n"
+
+
+def test_a_file_in_the_way_of_a_folder_is_a_user_error(tmp_path):
+    from rsdml.storage import PathBlocked, atomic_write_json, make_folder
+
+    blocker = tmp_path / "run.pt"
+    blocker.write_text("not a folder")
+    for folder in (blocker, blocker / "inside"):
+        with pytest.raises(PathBlocked) as error:
+            make_folder(folder)
+        assert isinstance(error.value, UserError)
+        assert str(blocker) in str(error.value) and "--out" in str(error.value)
+    with pytest.raises(PathBlocked):
+        atomic_write_json(blocker / "metrics.json", {})
+
+
+def test_a_failed_write_names_the_file_even_when_the_writer_hides_the_os_error(tmp_path):
+    # torch.save reports a full disk as a RuntimeError raised while handling the OSError
+    from rsdml.storage import _atomic_write
+
+    target = tmp_path / "last.pt"
+
+    def full_disk_writer(handle):
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            raise RuntimeError("unexpected pos 2560 vs 2454") from None
+
+    with pytest.raises(OSError) as error:
+        _atomic_write(target, full_disk_writer)
+    assert error.value.errno == errno.ENOSPC
+    assert error.value.filename == str(target)
+    assert not target.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_write_error_that_is_not_about_the_disk_is_left_alone(tmp_path):
+    from rsdml.storage import _atomic_write
+
+    def failing_writer(handle):
+        raise TypeError("cannot pickle this")
+
+    with pytest.raises(TypeError):
+        _atomic_write(tmp_path / "x.json", failing_writer)
