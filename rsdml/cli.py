@@ -237,6 +237,16 @@ def user_error_message(error: BaseException, out: str | None = None) -> str | No
     return None
 
 
+def _add_dataset_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dataset-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset option, e.g. on_error=skip to leave unreadable images out",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -291,13 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--image-size", type=int, default=224)
     p.add_argument("--device", default="auto")
-    p.add_argument(
-        "--dataset-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="dataset option, e.g. on_error=skip to leave unreadable images out",
-    )
+    _add_dataset_option(p)
     p.add_argument("--download", action="store_true", help="fetch a missing known dataset")
     p.set_defaults(func=cmd_embed_eval)
 
@@ -333,13 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE", help="loss parameter"
     )
-    p.add_argument(
-        "--dataset-option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="dataset option, e.g. on_error=skip to leave unreadable images out",
-    )
+    _add_dataset_option(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", required=True, help="run folder (resumes if interrupted)")
     p.add_argument("--download", action="store_true", help="fetch a missing known dataset")

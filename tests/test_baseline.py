@@ -8,39 +8,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from torch import nn
 
 import rsdml.baseline as baseline
-from rsdml.models import Backbone
 
 SIZE = 8
 
 
-class Flatten(nn.Module):
-    """A trunk that flattens the image and counts how many it saw."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.seen += x.shape[0]
-        return x.flatten(1)
-
-
 @pytest.fixture
-def trunk(tmp_path, monkeypatch) -> Flatten:
+def trunk(tmp_path, monkeypatch, flatten_backbone) -> nn.Module:
     monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RSDML_PROGRESS", "0")
-    shared = Flatten()
-    monkeypatch.setattr(
-        baseline,
-        "create_backbone",
-        lambda *args, **kwargs: Backbone("fake", shared, 3 * SIZE * SIZE, "fake-1"),
-    )
-    return shared
+    shared = flatten_backbone(SIZE)
+    monkeypatch.setattr(baseline, "create_backbone", lambda *args, **kwargs: shared)
+    return shared.trunk
 
 
 def _write_tree(root: Path, seed: int) -> list[Path]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from rsdml.models import Backbone
 from rsdml.train.inputs import FeatureInputs, feature_cache_parts
 
 
@@ -52,19 +51,9 @@ def test_evaluation_sees_plain_features_only():
     assert inputs.feature_dim == 3
 
 
-class _Flatten(torch.nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.seen += x.shape[0]
-        return x.flatten(1)
-
-
-def test_feature_cache_follows_the_image_cache_key(tmp_path, monkeypatch):
+def test_feature_cache_follows_the_image_cache_key(tmp_path, monkeypatch, flatten_backbone):
     monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
-    backbone = Backbone("fake", _Flatten(), 3 * 4 * 4, "fake-1")
+    backbone = flatten_backbone(4)
     images = np.random.default_rng(0).integers(0, 256, (5, 3, 4, 4), dtype=np.uint8)
 
     def build(key: str) -> FeatureInputs:

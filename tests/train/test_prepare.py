@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from torch import nn
 
 from rsdml.data import CorruptImageError, read_image
 from rsdml.data.images import ImageOptionError
@@ -47,18 +46,6 @@ def _config(root: Path, **options) -> TrainConfig:
     ).resolved()
 
 
-class Flatten(nn.Module):
-    """A trunk that flattens the image and counts how many it saw."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.seen += x.shape[0]
-        return x.flatten(1)
-
-
 def _plain_features(backbone: Backbone, images: np.ndarray, key: str) -> torch.Tensor:
     return FeatureInputs.build(
         backbone,
@@ -72,10 +59,10 @@ def _plain_features(backbone: Backbone, images: np.ndarray, key: str) -> torch.T
     ).views["plain"]
 
 
-def test_replaced_images_get_new_features(tmp_path):
+def test_replaced_images_get_new_features(tmp_path, flatten_backbone):
     root = tmp_path / "scenes"
     files = _write_tree(root, seed=0)
-    backbone = Backbone("fake", Flatten(), 3 * SIZE * SIZE, "fake-1")
+    backbone = flatten_backbone(SIZE)
     scenes, _, images, key, _ = load_run_images(_config(root))
     first = _plain_features(backbone, images, key)
     assert backbone.trunk.seen == len(files)

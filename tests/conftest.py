@@ -1,0 +1,34 @@
+"""Fixtures shared across the test tree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+from torch import nn
+
+from rsdml.models import Backbone
+
+
+class CountingFlatten(nn.Module):
+    """A stand-in trunk: flattens each image into its features and counts the images it saw, so a
+    test can tell a cache hit (nothing seen) from a recomputation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.seen += x.shape[0]
+        return x.flatten(1)
+
+
+@pytest.fixture
+def flatten_backbone() -> Callable[[int], Backbone]:
+    """Make a :class:`Backbone` over a fresh :class:`CountingFlatten` for ``size`` px images."""
+
+    def make(size: int) -> Backbone:
+        return Backbone("fake", CountingFlatten(), 3 * size * size, "fake-1")
+
+    return make
