@@ -7,7 +7,7 @@ only, the test kNN@10. The candidate with the highest mean validation score over
 is the one to choose; the frozen-mode default in ``rsdml.train.config.FROZEN_LOSS_DEFAULTS``
 came from this script.
 
-    RSDML_DATA=../shared/data python benchmarks/trnsl_schedule.py --workers 2
+    RSDML_DATA=/path/to/data python benchmarks/trnsl_schedule.py --workers 2
     python benchmarks/trnsl_schedule.py --seeds 0 --settings clean uniform-0.5
 
 About 5 s per run on one CPU core with a warm feature cache (7 candidates x 8 settings x 3 seeds

@@ -5,10 +5,11 @@ true class i is labelled j); :func:`add_label_noise` samples noisy labels from i
 generator. Label-dependent noise follows the RNSL paper (Kang et al., TGRS 2021, Tables V and VI):
 the diagonal is 1 - eta and the mass eta goes to 2-5 semantically close classes in multiples of
 eta/5. The AID and NWPU-RESISC45 tables below are transcribed from the paper's Table V (AID,
-eta = 0.5, also in METHODS.md section 3.3) and from the released code's matrices
+eta = 0.5) and from the released code's matrices
 (``utils/AID_LB_Dependent_P.py``, ``utils/NWPU45_Dependent_P.py``), whose rows for eta in
 {0.1, 0.3, 0.5, 0.7} are exactly eta * (weight / 5); we use the same scaling for any eta. Other
-datasets get the general construction from a class-confusion matrix.
+datasets get the general construction from a class-confusion matrix. Definitions:
+``docs/methods.md#label-noise``.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ AID_DEPENDENT: dict[str, dict[str, int]] = {
 }
 
 # Paper Table VI as released with the code (it keeps the table's oddities, such as
-# medium_residential -> forest); METHODS.md quotes four of these rows as examples.
+# medium_residential -> forest); the table prints its rows at eta = 0.5.
 NWPU_DEPENDENT: dict[str, dict[str, int]] = {
     "airplane": {"airport": 2, "freeway": 1, "industrial_area": 1, "runway": 1},
     "airport": {"airplane": 1, "freeway": 1, "industrial_area": 1, "runway": 1, "storage_tank": 1},

@@ -1,9 +1,9 @@
 """How good are the embeddings: kNN classification, clustering, retrieval and rank analysis.
 
-The protocol of the papers (METHODS.md §5): the queries are the test embeddings, the database
-is the training embeddings with labels chosen by the caller (clean by default in the study;
-noisy labels may be passed). Everything runs as chunked torch matrix products on the CPU or a
-GPU, so memory stays bounded for 30,000 x 30,000 evaluations.
+The protocol of the papers (``docs/methods.md#queries-and-database``): the queries are the test
+embeddings, the database is the training embeddings with labels chosen by the caller (clean by
+default in the study; noisy labels may be passed). Everything runs as chunked torch matrix
+products on the CPU or a GPU, so memory stays bounded for 30,000 x 30,000 evaluations.
 
 - :mod:`~rsdml.evaluate.search`: the shared chunked top-k search and input conversion;
 - :mod:`~rsdml.evaluate.knn`: distance-weighted kNN accuracy (scikit-learn's predictions);

@@ -1,9 +1,10 @@
 """Clustering quality of embeddings: K-means, then ACC, NMI and ARI against the true labels.
 
-Following METHODS.md §5, K-means (scikit-learn, k = number of classes by default, seeded)
-runs on the L2-normalised test embeddings. ACC is the accuracy of the best one-to-one
-matching of clusters to classes (Hungarian algorithm, ``scipy.optimize.linear_sum_assignment``);
-NMI (arithmetic normalisation) and ARI are scikit-learn's. NMI and ACC lie in [0, 1];
+Following the papers' protocol (``docs/methods.md#clustering``), K-means (scikit-learn,
+k = number of classes by default, seeded) runs on the L2-normalised test embeddings. ACC is the
+accuracy of the best one-to-one matching of clusters to classes (Hungarian algorithm,
+``scipy.optimize.linear_sum_assignment``); NMI (arithmetic normalisation) and ARI are
+scikit-learn's. NMI and ACC lie in [0, 1];
 ARI lies in [-0.5, 1] and is slightly negative for worse-than-chance clusterings.
 """
 

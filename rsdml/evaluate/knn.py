@@ -2,8 +2,8 @@
 
 This is the papers' headline "kNN OA": scikit-learn's
 ``KNeighborsClassifier(n_neighbors=k, weights="distance")`` fitted on the (L2-normalised)
-training embeddings and scored on the test embeddings (METHODS.md §5). We reproduce its
-predictions without materialising the distance matrix:
+training embeddings and scored on the test embeddings (``docs/methods.md#knn-accuracy``). We
+reproduce its predictions without materialising the distance matrix:
 
 - a float32 chunked search by cosine similarity proposes the k + 8 most similar database
   items; their Euclidean distances are recomputed in float64 as ``||q - x||`` (exact zeros

@@ -6,7 +6,8 @@ nuclear norm, the effective rank and the numerical rank of such matrices.
 
 Effective rank (Roy & Vetterli, EUSIPCO 2007): with singular values ``s_i`` normalised to
 ``p_i = s_i / sum_j s_j``, ``erank = exp(-sum_i p_i log p_i)`` (``0 log 0 = 0``). It is 1 for
-a rank-one matrix and n for a matrix whose n singular values are all equal.
+a rank-one matrix and n for a matrix whose n singular values are all equal
+(``docs/methods.md#effective-rank``).
 """
 
 from __future__ import annotations

@@ -1,22 +1,23 @@
 """Content-based image retrieval scores: mAP, MAP@K, P@K and a precision-recall curve.
 
 Every query (test image) ranks the whole database (training images) by cosine similarity;
-a database item is relevant when its label equals the query's label (METHODS.md §5).
-With ``R`` the number of relevant database items of a query, ``rel(k)`` whether the item at
-rank ``k`` is relevant and ``P(k)`` the precision of the first ``k`` items:
+a database item is relevant when its label equals the query's label
+(``docs/methods.md#retrieval``). With ``R`` the number of relevant database items of a query,
+``rel(k)`` whether the item at rank ``k`` is relevant and ``P(k)`` the precision of the first
+``k`` items:
 
 - ``map``: mean over queries of the full average precision
   ``AP = (1/R) * sum_{k<=N} P(k) rel(k)`` over the whole ranked database. Without tied
   similarities it equals ``sklearn.metrics.average_precision_score(relevant, similarity)``.
 - ``map@K``: mean of ``AP@K = (1/H_K) * sum_{k<=K} P(k) rel(k)``, where ``H_K`` is the number
   of relevant items among the first K (0 when there is none). This is the normalisation of
-  the content-based remote-sensing retrieval literature the seed papers belong to, and the one
-  behind the reference point measured on UC Merced in ``shared/data/README.md`` (frozen
-  EfficientNet-Lite0: MAP@20 = 85.1 %); dividing by ``min(K, R)`` instead gives 67.2 % on the
-  same ranking. It measures how early the retrieved relevant images come, not how many are
-  retrieved (that is ``p@K``'s job): one hit at rank 1 followed by misses scores 1. The
-  alternative, ``min(K, R)`` (the relevant items a perfect top-K list holds), is available as
-  ``map_normalisation="possible"``.
+  the content-based remote-sensing retrieval literature the reproduced papers belong to, and
+  the one behind rsdml's reference point on UC Merced (frozen EfficientNet-Lite0: MAP@20 =
+  85.1 %, in the README); dividing by ``min(K, R)`` instead gives 67.2 % on the same ranking
+  (``docs/methods.md#mapk-normalisation``). It measures how early the retrieved relevant
+  images come, not how many are retrieved (that is ``p@K``'s job): one hit at rank 1 followed
+  by misses scores 1. The alternative, ``min(K, R)`` (the relevant items a perfect top-K list
+  holds), is available as ``map_normalisation="possible"``.
 - ``p@K``: mean fraction of relevant items among the first K.
 
 Conventions: a K larger than the database is capped at the database size N. A query whose

@@ -13,7 +13,8 @@ through a few narrow hooks, declared in its ``hooks`` class attribute:
 - ``"pruning"``: the engine asks :meth:`MetricLoss.pruning_due` at each epoch start and, when due,
   calls :meth:`MetricLoss.update_pruning` with the train embeddings of the selected model (t-RNSL).
 
-Every hook has a no-op default here, so the engine may call all of them on every loss.
+Every hook has a no-op default here, so the engine may call all of them on every loss. The notation
+(v, f, prototypes, temperatures, memory) is defined in ``docs/methods.md#notation``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Classification baselines: softmax cross-entropy (CE) and mean absolute error (MAE)."""
+"""Classification baselines: softmax cross-entropy (CE) and mean absolute error (MAE).
+
+Definitions: ``docs/methods.md#ce`` and ``docs/methods.md#mae``.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""D-CNN: the contrastive hinge (metric-learning regularisation) of Cheng et al., TGRS 2018."""
+"""D-CNN: the contrastive hinge (metric-learning regularisation) of Cheng et al., TGRS 2018.
+
+Definition and defaults: ``docs/methods.md#d-cnn``.
+"""
 
 from __future__ import annotations
 

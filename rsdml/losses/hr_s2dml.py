@@ -1,4 +1,7 @@
-"""HR-S2DML: normalised softmax with margin plus a high-rankness (BNM) term on unlabelled data."""
+"""HR-S2DML: normalised softmax with margin plus a high-rankness (BNM) term on unlabelled data.
+
+Definition, defaults and the released code's options: ``docs/methods.md#hr-s2dml``.
+"""
 
 from __future__ import annotations
 

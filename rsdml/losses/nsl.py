@@ -1,4 +1,7 @@
-"""Normalised softmax (NSL) and its additive-angular-margin version (ArcFace)."""
+"""Normalised softmax (NSL) and its additive-angular-margin version (ArcFace).
+
+Definitions: ``docs/methods.md#nsl`` and ``docs/methods.md#arcface``.
+"""
 
 from __future__ import annotations
 

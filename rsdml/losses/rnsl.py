@@ -1,4 +1,8 @@
-"""Robust normalised softmax (RNSL) and its truncated, sample-pruning version (t-RNSL)."""
+"""Robust normalised softmax (RNSL) and its truncated, sample-pruning version (t-RNSL).
+
+Definitions, defaults and the pruning schedules: ``docs/methods.md#rnsl`` and
+``docs/methods.md#t-rnsl``.
+"""
 
 from __future__ import annotations
 
@@ -107,7 +111,8 @@ class TruncatedRNSL(RobustNormalizedSoftmaxLoss):
             (measured on UC Merced, uniform noise 0.5, in the README).
 
     Frozen-backbone training overrides the schedule defaults (earlier, sparser pruning that
-    resumes from the selected weights): see ``rsdml.train.config.FROZEN_LOSS_DEFAULTS``.
+    resumes from the selected weights): see ``rsdml.train.config.FROZEN_LOSS_DEFAULTS`` and
+    ``docs/methods.md#t-rnsl``.
     """
 
     hooks: ClassVar[frozenset[str]] = frozenset({"pruning"})

@@ -8,6 +8,7 @@ Two ways to keep the memory (Kang et al. 2020):
   (``Batch.momentum``; the engine runs the EMA 0.999 encoder with shuffled batch norm).
 
 SNCA-CE adds a softmax cross-entropy on a Linear(D, C) classifier of the raw vector v.
+Definitions and defaults: ``docs/methods.md#snca`` and ``docs/methods.md#snca-ce``.
 """
 
 from __future__ import annotations

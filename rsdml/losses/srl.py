@@ -1,4 +1,7 @@
-"""SRL: similarity retention loss, a ranked-list-style pairwise loss (our reconstruction)."""
+"""SRL: similarity retention loss, a ranked-list-style pairwise loss (our reconstruction).
+
+Definition and defaults: ``docs/methods.md#srl``.
+"""
 
 from __future__ import annotations
 

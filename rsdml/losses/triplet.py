@@ -1,4 +1,7 @@
-"""Triplet margin loss with in-batch mining (batch-hard or FaceNet semi-hard)."""
+"""Triplet margin loss with in-batch mining (batch-hard or FaceNet semi-hard).
+
+Definition and defaults: ``docs/methods.md#triplet``.
+"""
 
 from __future__ import annotations
 

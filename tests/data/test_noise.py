@@ -1,4 +1,5 @@
-"""Label-noise models: matrices re-derived by hand and from METHODS.md, sampling checked empirically."""
+"""Label-noise models: matrices re-derived by hand and from the RNSL paper's tables, sampling
+checked empirically."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from rsdml.data import AID, NWPURESISC45, add_label_noise, transition_matrix
 
-# METHODS.md section 3.3 (paper Table V), AID at eta = 0.5, retyped here as printed there.
+# The RNSL paper's Table V (Kang et al., IEEE TGRS 2021, doi:10.1109/TGRS.2020.3042607): AID at
+# eta = 0.5, retyped here row by row as printed there.
 AID_TABLE_05 = """
 Airport | BareLand, Industrial, Parking, RailwayStation, StorageTanks 0.1 each
 BareLand | Desert 0.3, Mountain 0.2
@@ -43,7 +45,7 @@ Viaduct | Square 0.3, RailwayStation 0.2
 RailwayStation | Square 0.3, Viaduct 0.2
 """
 
-# The NWPU-RESISC45 examples METHODS.md quotes from Table VI (eta = 0.5).
+# Four rows of the same paper's Table VI (NWPU-RESISC45, eta = 0.5), retyped as printed there.
 NWPU_EXAMPLES_05 = {
     "beach": {"bridge": 0.1, "harbor": 0.1, "island": 0.1, "lake": 0.1, "river": 0.1},
     "chaparral": {"desert": 0.4, "terrace": 0.1},
@@ -52,7 +54,7 @@ NWPU_EXAMPLES_05 = {
 }
 
 
-def parse_methods_table(text: str) -> dict[str, dict[str, float]]:
+def parse_paper_table(text: str) -> dict[str, dict[str, float]]:
     rows = {}
     for line in text.strip().splitlines():
         true, flips = (part.strip() for part in line.split("|"))
@@ -76,9 +78,9 @@ def test_uniform_and_pairflip_by_hand():
     np.testing.assert_allclose(pair, [[0.8, 0.2, 0], [0, 0.8, 0.2], [0.2, 0, 0.8]])
 
 
-def test_aid_table_matches_methods_at_half():
+def test_aid_table_matches_paper_table_v_at_half():
     matrix = transition_matrix("dependent", 30, 0.5, dataset="aid", classes=AID.classes)
-    rows = parse_methods_table(AID_TABLE_05)
+    rows = parse_paper_table(AID_TABLE_05)
     assert sorted(rows) == list(AID.classes)
     for i, true in enumerate(AID.classes):
         expected = np.zeros(30)
@@ -98,7 +100,7 @@ def test_aid_off_diagonal_mass_scales_with_rate(rate):
     np.testing.assert_allclose(matrix.sum(axis=1), 1.0)
 
 
-def test_aid_at_point_seven_is_pathological_as_methods_says():
+def test_aid_at_point_seven_outweighs_the_true_class_in_ten_rows():
     matrix = transition_matrix("dependent", 30, 0.7, dataset="aid")
     playground, stadium = AID.classes.index("Playground"), AID.classes.index("Stadium")
     assert matrix[playground, stadium] == pytest.approx(0.56)
