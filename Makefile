@@ -5,13 +5,18 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.rsdml-installed
+# JupyterLab's settings overrides for this environment (jupyter/overrides.json): double-clicking a
+# notebooks/*.py opens it as a notebook (jupytext), not as text.
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+# Jupyter refuses to start as root (containers, cluster nodes) unless told: only then.
+ALLOW_ROOT = $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 STUDY ?= quick
 STUDY_OUT ?= runs/$(STUDY)
 WORKERS ?= 2
 
 .PHONY: venv study test test-all lint lab figures clean
 
-venv: $(STAMP)
+venv: $(STAMP) $(LAB_SETTINGS)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python >= 3.10 or run make PYTHON=/path/to/python3"; exit 1; }
@@ -20,6 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev,lab]"
 	$(BIN)/python -m ipykernel install --sys-prefix --name rsdml --display-name "Python (rsdml)" >/dev/null
 	touch $(STAMP)
+
+$(LAB_SETTINGS): jupyter/overrides.json $(STAMP)
+	mkdir -p $(dir $@)
+	cp jupyter/overrides.json $@
 
 ## The main job: run the study (default: the embedded synthetic `quick` preset) and regenerate figures/.
 study: $(STAMP)
@@ -36,8 +45,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check rsdml tests notebooks
 	$(BIN)/ruff format --check rsdml tests notebooks
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+lab: $(STAMP) $(LAB_SETTINGS)
+	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
 
 figures: $(STAMP)
 	$(BIN)/rsdml figures $(STUDY_OUT) --figures figures/$(STUDY)

@@ -2,13 +2,15 @@
 # jupyter:
 #   jupytext:
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python (rsdml)
 #     language: python
-#     name: python3
+#     name: rsdml
 # ---
 
 # %% [markdown]
@@ -18,9 +20,19 @@
 # class, the sizes of the papers' per-class split, and the transition matrices of the label noise
 # that the study's noisy settings applied to the training labels.
 
+# %%
+# Each figure shows once, below the cell that draws it. The inline backend is switched on here,
+# before the first figure: rsdml.plots draws inside a matplotlib rc_context, which would switch
+# it back off if it first loaded in there, and later figures would not show.
+# %matplotlib inline
+
 # %% tags=["parameters"]
-study_dir = "../runs/quick"
-figures_dir = "../runs/quick/figures"
+# The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
+# working folder: the notebook finds the study when run from JupyterLab, jupytext or papermill.
+from rsdml.execution import runs_dir
+
+study_dir = runs_dir("quick")
+figures_dir = runs_dir("quick", "figures")
 dataset = None  # None: the study's dataset
 root = None
 per_class = 5
@@ -77,8 +89,7 @@ chosen = np.concatenate(
 )
 images = np.stack([read_image(scenes.files[i], image_size).transpose(2, 0, 1) for i in chosen])
 figure = plot_class_examples(images, scenes.labels[chosen], scenes.classes, per_class=per_class)
-save_figure(figure, figures / "class_examples")
-figure
+saved = save_figure(figure, figures / "class_examples")  # the PNG and PDF written
 
 # %% [markdown]
 # ## Label-noise transition matrices
@@ -100,4 +111,5 @@ for kind in ("uniform", "pairflip", "dependent"):
             title=f"{kind} noise, rate {noise['rate']} (realised {noise['realised_rate']:.2f})",
         )
         save_figure(shown, figures / f"transition_{setting}")
-shown if shown is not None else "no noisy settings in this study"
+if shown is None:
+    print("no noisy settings in this study")

@@ -2,13 +2,15 @@
 # jupyter:
 #   jupytext:
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python (rsdml)
 #     language: python
-#     name: python3
+#     name: rsdml
 # ---
 
 # %% [markdown]
@@ -18,9 +20,19 @@
 # setting the training images whose label was corrupted are drawn as crosses: a robust method
 # keeps them inside their true class's cluster.
 
+# %%
+# Each figure shows once, below the cell that draws it. The inline backend is switched on here,
+# before the first figure: rsdml.plots draws inside a matplotlib rc_context, which would switch
+# it back off if it first loaded in there, and later figures would not show.
+# %matplotlib inline
+
 # %% tags=["parameters"]
-study_dir = "../runs/quick"
-figures_dir = "../runs/quick/figures"
+# The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
+# working folder: the notebook finds the study when run from JupyterLab, jupytext or papermill.
+from rsdml.execution import runs_dir
+
+study_dir = runs_dir("quick")
+figures_dir = runs_dir("quick", "figures")
 clean_setting = "clean"
 noisy_setting = "uniform-0.4"
 clean_methods = ["nsl", "snca_ce_mb", "srl"]
@@ -31,9 +43,11 @@ projections = ["tsne", "umap"]
 # %%
 from pathlib import Path
 
+from rsdml.execution import require_finished_runs
 from rsdml.plots import plot_projections, save_figure, use_style
 from rsdml.report import find_runs, noisy_mask
 
+require_finished_runs(study_dir)
 use_style()
 figures = Path(figures_dir)
 figures.mkdir(parents=True, exist_ok=True)
@@ -66,11 +80,13 @@ def show(setting, methods, split):
 
 # %%
 figures_clean = show(clean_setting, clean_methods, "test")
-figures_clean[-1] if figures_clean else "no clean runs in this study"
+if not figures_clean:
+    print("no clean runs in this study")
 
 # %% [markdown]
 # ## Noisy labels: training embeddings, corrupted labels marked
 
 # %%
 figures_noisy = show(noisy_setting, noisy_methods, "train")
-figures_noisy[-1] if figures_noisy else "no noisy runs in this study"
+if not figures_noisy:
+    print("no noisy runs in this study")

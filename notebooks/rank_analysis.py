@@ -2,13 +2,15 @@
 # jupyter:
 #   jupytext:
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python (rsdml)
 #     language: python
-#     name: python3
+#     name: rsdml
 # ---
 
 # %% [markdown]
@@ -20,9 +22,19 @@
 # λ = 1 on the same labelled images. The engine records, after every epoch, the effective rank of P
 # over the unlabelled pool and of the embeddings; the final singular values are in `metrics.json`.
 
+# %%
+# Each figure shows once, below the cell that draws it. The inline backend is switched on here,
+# before the first figure: rsdml.plots draws inside a matplotlib rc_context, which would switch
+# it back off if it first loaded in there, and later figures would not show.
+# %matplotlib inline
+
 # %% tags=["parameters"]
-study_dir = "../runs/quick"
-figures_dir = "../runs/quick/figures"
+# The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
+# working folder: the notebook finds the study when run from JupyterLab, jupytext or papermill.
+from rsdml.execution import runs_dir
+
+study_dir = runs_dir("quick")
+figures_dir = runs_dir("quick", "figures")
 baseline = "arcface"
 method = "hr_s2dml"
 seed = 0
@@ -33,9 +45,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rsdml.execution import require_finished_runs
 from rsdml.plots import plot_rank_over_training, plot_singular_values, save_figure, use_style
 from rsdml.report import find_runs, study_settings
 
+require_finished_runs(study_dir)
 use_style()
 figures = Path(figures_dir)
 figures.mkdir(parents=True, exist_ok=True)

@@ -2,13 +2,15 @@
 # jupyter:
 #   jupytext:
 #     formats: py:percent
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
 #   kernelspec:
-#     display_name: Python 3
+#     display_name: Python (rsdml)
 #     language: python
-#     name: python3
+#     name: rsdml
 # ---
 
 # %% [markdown]
@@ -23,7 +25,17 @@
 # per-epoch history), `embeddings.npz`, checkpoints and the figures below. Re-running with the same
 # parameters returns the finished result at once; an interrupted run resumes.
 
+# %%
+# Each figure shows once, below the cell that draws it. The inline backend is switched on here,
+# before the first figure: rsdml.plots draws inside a matplotlib rc_context, which would switch
+# it back off if it first loaded in there, and later figures would not show.
+# %matplotlib inline
+
 # %% tags=["parameters"]
+# The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
+# working folder: the notebook finds the study when run from JupyterLab, jupytext or papermill.
+from rsdml.execution import runs_dir
+
 # The whole run configuration, handed to TrainConfig unchanged: any TrainConfig field may be added
 # here (split_seed, fractions, weights, pretrained, database_labels...; see
 # rsdml/train/config.py), and an unknown or mistyped one is refused. None takes the documented
@@ -35,7 +47,7 @@ config = {
     "root": None,
     "mode": "frozen",
     "backbone": "efficientnet_lite0",
-    "epochs": None,
+    "epochs": 30,  # as the quick study: a minute or two; None: 100 in frozen mode
     "seed": 0,
     "noise": None,  # uniform, pairflip or dependent, with a noise_rate in (0, 1)
     "noise_rate": 0.0,
@@ -44,7 +56,7 @@ config = {
     "loss_params": {},
 }
 setting = "clean"
-out_dir = "../runs/notebook/train"
+out_dir = runs_dir("notebook", "train")
 
 # %%
 import json
@@ -85,5 +97,4 @@ table = pd.DataFrame(
 # %%
 history = metrics["history"]
 figure = plot_learning_curves({method: [record["val_knn@10"] for record in history]})
-save_figure(figure, Path(out_dir) / "learning_curve")
-figure
+saved = save_figure(figure, Path(out_dir) / "learning_curve")  # the PNG and PDF written

@@ -12,6 +12,12 @@ or times out is replaced by a fresh one for the next notebook.
 Papermill only logs a parameter that the notebook's parameters cell does not define, and the
 notebook then runs with its own default: here such a parameter is refused before the kernel
 starts (:func:`check_parameters`).
+
+The notebooks' default folders come from :func:`runs_dir`, the repository's ``runs/`` (or
+``$RSDML_RUNS``), never from the working folder: a notebook run from anywhere (JupyterLab,
+``jupytext --execute``, papermill) reads and writes the same study. A report notebook over a
+folder without finished runs stops with :class:`EmptyStudyError` (:func:`require_finished_runs`)
+instead of succeeding with nothing to show.
 """
 
 from __future__ import annotations
@@ -25,10 +31,17 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
+from rsdml import rundir
 from rsdml.errors import UserError
 
+# The kernel that papermill runs the notebooks in. The notebooks' own header names the "rsdml"
+# kernel that `make venv` installs (what JupyterLab starts), but execution keeps ipykernel's
+# native kernel: it exists wherever ipykernel is installed and runs this very interpreter.
 KERNEL = "python3"
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+REPOSITORY = NOTEBOOKS_DIR.parent
+#: Overrides the repository's ``runs/`` folder as the notebooks' default study location.
+RUNS_ENV = "RSDML_RUNS"
 START_TIMEOUT = 180
 # The kernel's own start-up and shutdown chatter (transport warnings) would interleave with the
 # study's progress bar; cell errors still reach the executed notebook.
@@ -37,6 +50,38 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=CRITICAL"]
 
 class UnknownNotebookParameter(UserError, ValueError):
     """A parameter that the notebook's parameters cell does not define."""
+
+
+class EmptyStudyError(UserError, FileNotFoundError):
+    """A report notebook pointed at a folder that holds no finished run."""
+
+
+def runs_dir(*parts: str) -> str:
+    """The notebooks' default folder ``runs/<parts>``, independent of the working folder.
+
+    ``runs/`` is ``$RSDML_RUNS`` when set (a relative value is taken from the working folder at
+    the call), else the ``runs/`` folder of the repository that holds this package. A string,
+    like the values papermill injects, so a notebook treats defaults and parameters alike.
+    """
+    base = os.environ.get(RUNS_ENV) or REPOSITORY / "runs"
+    return str(Path(base).expanduser().absolute().joinpath(*parts))
+
+
+def require_finished_runs(study_dir: str | os.PathLike) -> None:
+    """Refuse a study folder without any finished cell, naming the folder and the fix.
+
+    Raises:
+        EmptyStudyError: ``study_dir`` is missing or none of its cells finished.
+    """
+    folder = Path(study_dir)
+    if any(rundir.is_cell_done(cell) for cell in rundir.study_cell_folders(folder)):
+        return
+    state = "does not exist" if not folder.exists() else "holds no finished run"
+    raise EmptyStudyError(
+        f"the study folder {folder} {state}: run the study first (`make study` for the quick "
+        f"study, or `rsdml study <preset or file> --out {folder}`), or set study_dir (or "
+        f"${RUNS_ENV}) to a study that has finished runs"
+    )
 
 
 def parameter_names(notebook: str | os.PathLike) -> list[str]:

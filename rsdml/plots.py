@@ -15,7 +15,13 @@ notebooks stay short and every figure of the study looks the same:
 - data: :func:`plot_class_examples`, :func:`plot_transition_matrix`;
 - embeddings: :func:`project_2d`, :func:`plot_embedding_2d`, :func:`plot_projections`;
 - rank analysis: :func:`plot_singular_values`, :func:`plot_rank_over_training`;
-- results: :func:`plot_pr_curves`, :func:`plot_learning_curves`, :func:`plot_retrieval_gallery`.
+- results: :func:`plot_pr_curves`, :func:`plot_learning_curves`, :func:`plot_metric_by_rate`,
+  :func:`plot_retrieval_gallery`.
+
+Line plots print each series name exactly as given, so a method reads ``snca_mb`` in a legend
+as in the tables. More than :data:`MAX_LINES_PER_PANEL` lines (or any ``groups=``) become
+small multiples: one panel per group with its own legend, every other series in light grey
+behind it. Spreads over seeds are drawn as bands and error bars, and the legend says so.
 
 Figures are created through pyplot (so notebooks show them inline); closing them is the
 caller's decision (``plt.close(fig)``), never :func:`save_figure`'s.
@@ -39,17 +45,22 @@ from matplotlib.axes import Axes
 from matplotlib.colors import Normalize, PowerNorm, to_hex
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 
 from rsdml.storage import atomic_write_bytes
 from rsdml.tables import METRIC_ORDER, metric_label
 
 __all__ = [
+    "CONTEXT_COLOUR",
     "CORRECT_COLOUR",
     "DOUBLE_COLUMN",
     "FONT_SIZE",
+    "MAX_BANDS_PER_PANEL",
+    "MAX_LINES_PER_PANEL",
     "PDF_DPI",
     "PNG_DPI",
     "SINGLE_COLUMN",
+    "SPREAD_LABEL",
     "STYLE",
     "WRONG_COLOUR",
     "categorical_colors",
@@ -57,6 +68,7 @@ __all__ = [
     "plot_class_examples",
     "plot_embedding_2d",
     "plot_learning_curves",
+    "plot_metric_by_rate",
     "plot_pr_curves",
     "plot_projections",
     "plot_rank_over_training",
@@ -407,35 +419,125 @@ def _outside_legend(fig: Figure, handles: Sequence[Any], labels: Sequence[str]) 
         fig.legend(handles, labels, loc="outside right upper", ncol=1, handlelength=2.4)
 
 
-def _line_figure(names: Sequence[str]) -> Figure:
+def _line_figure(names: Sequence[str], extra: Sequence[str] = ()) -> Figure:
     """A one-column line-plot figure, enlarged by the room its outside legend takes."""
-    labels = [_display_name(name) for name in names]
-    if len(names) > 4:
+    labels = [str(name) for name in names] + list(extra)
+    if len(labels) > 4:
         return _figure(SINGLE_COLUMN + _entry_width_in(labels) + 0.25, 2.6)
-    columns = max(1, min(len(names), int(SINGLE_COLUMN / _series_entry_width_in(labels))))
-    return _figure(SINGLE_COLUMN, 2.5 + math.ceil(len(names) / columns) * _LEGEND_ROW_IN)
+    columns = max(1, min(len(labels), int(SINGLE_COLUMN / _series_entry_width_in(labels))))
+    return _figure(SINGLE_COLUMN, 2.5 + math.ceil(len(labels) / columns) * _LEGEND_ROW_IN)
 
 
-def _plot_series(
-    fig: Figure,
-    series: Mapping[str, tuple[np.ndarray, np.ndarray]],
+#: Lines one panel of a line plot shows; more are drawn as small multiples (one panel per
+#: group), because no set of colours, dashes and markers keeps 13 lines apart for every reader.
+MAX_LINES_PER_PANEL = 6
+#: The same for lines with a band each (:func:`plot_metric_by_rate`): overlapping bands blur
+#: sooner than lines.
+MAX_BANDS_PER_PANEL = 4
+#: Every other series, drawn in each panel of small multiples for comparison.
+CONTEXT_COLOUR = "#c4c4c4"
+#: Legend text of the shaded band and error bars of :func:`plot_metric_by_rate`.
+SPREAD_LABEL = "band and bars: ±1 std over seeds"
+
+# series name -> (x, y); spreads: series name -> (x, y, ±spread) drawn as band and bars
+_Series = Mapping[str, tuple[np.ndarray, np.ndarray]]
+_Spreads = Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _panels(
+    names: Sequence[str],
+    groups: Mapping[str, Sequence[str]] | None,
+    limit: int = MAX_LINES_PER_PANEL,
+) -> list[tuple[str, list[str]]]:
+    """(panel title, series) of each panel, the series in the order they were given.
+
+    Up to ``limit`` series share one untitled panel, whatever ``groups`` say (a few lines
+    compare best on one axes). Beyond, each non-empty group of ``groups`` (title -> series
+    names) gets a panel and series in no group a last one, "other"; without ``groups`` the
+    series are cut into equal untitled panels.
+    """
+    names = [str(name) for name in names]
+    if len(names) <= limit:
+        return [("", names)]
+    if groups is None:
+        count = math.ceil(len(names) / limit)
+        size = math.ceil(len(names) / count)
+        return [("", names[i : i + size]) for i in range(0, len(names), size)]
+    placed: set[str] = set()
+    panels = []
+    for title, members in groups.items():
+        wanted = {str(member) for member in members}
+        shown = [name for name in names if name in wanted and name not in placed]
+        placed.update(shown)
+        if shown:
+            panels.append((str(title), shown))
+    rest = [name for name in names if name not in placed]
+    if rest:
+        panels.append(("other", rest))
+    return panels
+
+
+def _draw_spread(ax: Axes, line: Line2D, spread: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """A band between mean - std and mean + std, and error bars at the points: a lone point
+    (one rate) has no band to show, so the bars carry the spread there."""
+    x, y, std = spread
+    colour = line.get_color()
+    if len(x) > 1:
+        ax.fill_between(x, y - std, y + std, color=colour, alpha=0.12, lw=0)
+    ax.errorbar(x, y, yerr=std, fmt="none", ecolor=colour, elinewidth=0.8, capsize=2.0)
+
+
+def _spread_handle() -> Any:
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor="0.45", alpha=0.3, edgecolor="none", label=SPREAD_LABEL)
+
+
+def _plot_lines(
+    series: _Series,
     *,
     xlabel: str,
     ylabel: str,
     title: str,
+    groups: Mapping[str, Sequence[str]] | None = None,
+    spreads: _Spreads | None = None,
+) -> Figure:
+    """Every line plot: one axes with an outside legend, or small multiples (see :func:`_panels`).
+
+    Legends print each series name exactly as given, so a method reads as the tables spell it.
+    """
+    panels = _panels(list(series), groups, MAX_BANDS_PER_PANEL if spreads else MAX_LINES_PER_PANEL)
+    if len(panels) == 1:
+        extra = [SPREAD_LABEL] if spreads else []
+        fig = _line_figure(list(series), extra)
+        _plot_series(fig, series, xlabel=xlabel, ylabel=ylabel, title=title, spreads=spreads)
+        return fig
+    return _plot_panels(series, panels, xlabel=xlabel, ylabel=ylabel, title=title, spreads=spreads)
+
+
+def _plot_series(
+    fig: Figure,
+    series: _Series,
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    spreads: _Spreads | None = None,
 ) -> Axes:
-    """Shared body of the line plots: one styled line per series, grid, outside legend."""
+    """One axes of styled lines, grid and outside legend (the spread explained in it)."""
     with _style():
         ax = fig.add_subplot()
         styles = _line_styles(len(series))
-        handles = []
+        handles: list[Any] = []
         for style, (name, (x, y)) in zip(styles, series.items(), strict=True):
             # Markers at about a dozen places per line: enough to identify it, not to clutter.
             every = max(1, len(x) // 12)
-            (line,) = ax.plot(
-                x, y, markevery=every, markersize=3.5, label=_display_name(name), **style
-            )
+            (line,) = ax.plot(x, y, markevery=every, markersize=3.5, label=str(name), **style)
+            if spreads is not None:
+                _draw_spread(ax, line, spreads[name])
             handles.append(line)
+        if spreads:
+            handles.append(_spread_handle())
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(True)
@@ -444,6 +546,72 @@ def _plot_series(
         _finish_axes(ax)
         _outside_legend(fig, handles, [h.get_label() for h in handles])
     return ax
+
+
+def _plot_panels(
+    series: _Series,
+    panels: Sequence[tuple[str, Sequence[str]]],
+    *,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    spreads: _Spreads | None = None,
+) -> Figure:
+    """Small multiples at two-column width: each panel draws its own series in colour, with
+    the legend above it, and every other series in light grey behind them for comparison."""
+    columns = 2 if len(panels) in (2, 4) else 3
+    rows = math.ceil(len(panels) / columns)
+    longest = max(len(members) for _, members in panels)
+    legend_rows = math.ceil(longest / 2)
+    fig = _figure(DOUBLE_COLUMN, rows * (1.45 + (legend_rows + 1) * _LEGEND_ROW_IN) + 0.45)
+    with _style():
+        axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+        for ax, (group, members) in zip(axes.flat, panels, strict=False):
+            for name, (x, y) in series.items():
+                if name not in members:
+                    ax.plot(x, y, color=CONTEXT_COLOUR, linewidth=0.7, zorder=1)
+            handles = []
+            for style, name in zip(_line_styles(len(members)), members, strict=True):
+                x, y = series[name]
+                every = max(1, len(x) // 12)
+                (line,) = ax.plot(
+                    x, y, markevery=every, markersize=3.5, label=name, zorder=3, **style
+                )
+                if spreads is not None:
+                    _draw_spread(ax, line, spreads[name])
+                handles.append(line)
+            ax.grid(True)
+            # The legend sits above the panel, outside the data, titled by the group.
+            ax.legend(
+                handles=handles,
+                title=group or None,
+                loc="lower center",
+                bbox_to_anchor=(0.5, 1.0),
+                ncol=min(2, len(handles)),
+                handlelength=2.4,
+                borderaxespad=0.2,
+            )
+            _finish_axes(ax)
+        for ax in axes.flat[len(panels) :]:
+            ax.set_axis_off()
+        for position, ax in enumerate(axes.flat[: len(panels)]):
+            # the lowest panel of each column carries the x axis, also above an empty slot
+            if position + columns >= len(panels):
+                ax.tick_params(labelbottom=True)
+                ax.set_xlabel(xlabel)
+        fig.supylabel(ylabel)
+        if title:
+            fig.suptitle(title)
+        context = Line2D([], [], color=CONTEXT_COLOUR, linewidth=0.7)
+        notes = [context] + ([_spread_handle()] if spreads else [])
+        labels = ["grey: the series of the other panels"] + ([SPREAD_LABEL] if spreads else [])
+        spare = axes.flat[len(panels) :]
+        if len(spare):
+            # an empty slot of the grid holds the key to the grey lines (and the bands)
+            spare[0].legend(notes, labels, loc="center", handlelength=2.4)
+        else:
+            fig.legend(notes, labels, loc="outside lower center", ncol=len(notes), handlelength=2.4)
+    return fig
 
 
 def _check_series(series: Mapping[str, Any], what: str) -> None:
@@ -758,12 +926,20 @@ def plot_rank_over_training(
 # --------------------------------------------------------------------------- results
 
 
-def plot_pr_curves(curves: Mapping[str, tuple[Any, Any]], *, title: str = "") -> Figure:
+def plot_pr_curves(
+    curves: Mapping[str, tuple[Any, Any]],
+    *,
+    title: str = "",
+    groups: Mapping[str, Sequence[str]] | None = None,
+) -> Figure:
     """Precision-recall curves of several methods (values are fractions; axes show them as such).
 
     Args:
         curves: method -> (recall, precision), equal-length arrays in [0, 1].
-        title: axes title.
+        title: axes (or figure) title.
+        groups: panel title -> methods (e.g. :func:`rsdml.report.method_groups`), the panels
+            of the small multiples drawn for more than :data:`MAX_LINES_PER_PANEL` methods;
+            without, such methods are split into equal panels.
 
     Returns:
         The figure.
@@ -777,11 +953,12 @@ def plot_pr_curves(curves: Mapping[str, tuple[Any, Any]], *, title: str = "") ->
             raise ValueError(
                 f"curve {name!r}: recall has {recall.size} points but precision {precision.size}"
             )
-        series[name] = (recall, precision)
-    fig = _line_figure(list(series))
-    ax = _plot_series(fig, series, xlabel="recall", ylabel="precision", title=title)
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.02)
+        series[str(name)] = (recall, precision)
+    fig = _plot_lines(series, xlabel="recall", ylabel="precision", title=title, groups=groups)
+    for ax in fig.axes:
+        if ax.get_label() != "<colorbar>" and ax.axison:
+            ax.set_xlim(-0.02, 1.02)
+            ax.set_ylim(-0.02, 1.02)
     return fig
 
 
@@ -791,15 +968,19 @@ def plot_metric_by_rate(
     *,
     xlabel: str,
     title: str = "",
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> Figure:
-    """A test metric against a rate (noise rate, labelled fraction), mean with a ±std band.
+    """A test metric against a rate (noise rate, labelled fraction): the mean over seeds, with
+    a band and error bars of ±1 sample std over seeds, which the legend says.
 
     Args:
         series: method -> (rates, means, stds), as :func:`rsdml.tables.rate_series` returns;
             means and stds are fractions.
         metric: the metric's name (axis label).
         xlabel: what the rate is, e.g. ``"uniform noise rate"``.
-        title: axes title.
+        title: axes (or figure) title.
+        groups: panel title -> methods, for the small multiples drawn for more than
+            :data:`MAX_BANDS_PER_PANEL` methods (see :func:`plot_pr_curves`).
 
     Returns:
         The figure.
@@ -814,19 +995,21 @@ def plot_metric_by_rate(
             raise ValueError(f"series {name!r}: rates, means and stds differ in length")
         if means.size and (np.nanmin(means) < 0 or np.nanmax(means) > 1):
             raise ValueError(f"series {name!r} has means outside [0, 1]; pass fractions")
-        curves[name] = (rates, 100.0 * means, 100.0 * np.nan_to_num(stds))
-    fig = _line_figure(list(curves))
-    ax = _plot_series(
-        fig,
+        curves[str(name)] = (rates, 100.0 * means, 100.0 * np.nan_to_num(stds))
+    fig = _plot_lines(
         {name: (x, y) for name, (x, y, _) in curves.items()},
         xlabel=xlabel,
         ylabel=f"{metric_label(metric)} (%)",
         title=title,
+        groups=groups,
+        spreads=curves,
     )
+    ticks = sorted({float(r) for x, _, _ in curves.values() for r in x})
     with _style():
-        for line, (x, y, spread) in zip(ax.get_lines(), curves.values(), strict=True):
-            ax.fill_between(x, y - spread, y + spread, color=line.get_color(), alpha=0.1, lw=0)
-        ax.set_xticks(sorted({float(r) for x, _, _ in curves.values() for r in x}))
+        for ax in fig.axes:
+            if ax.axison:
+                ax.set_xticks(ticks)
+                _finish_axes(ax)
     return fig
 
 
@@ -836,6 +1019,7 @@ def plot_learning_curves(
     *,
     title: str = "",
     first_epoch: int = 1,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> Figure:
     """A validation metric per epoch for several methods (like SNCA-CE's Fig. 4).
 
@@ -844,8 +1028,9 @@ def plot_learning_curves(
     Args:
         curves: method -> one value per epoch.
         metric: metric name, e.g. ``"knn@10"`` (sets the axis label and the percent scaling).
-        title: axes title.
+        title: axes (or figure) title.
         first_epoch: the epoch of each list's first value.
+        groups: panel title -> methods, for small multiples (see :func:`plot_pr_curves`).
 
     Returns:
         The figure.
@@ -865,11 +1050,9 @@ def plot_learning_curves(
                     f"curve {name!r} has {metric} values outside [0, 1]; pass fractions, not percent"
                 )
             values = 100.0 * values
-        series[name] = (np.arange(first_epoch, first_epoch + len(values)), values)
-    fig = _line_figure(list(series))
+        series[str(name)] = (np.arange(first_epoch, first_epoch + len(values)), values)
     ylabel = f"{metric_label(metric)} (%)" if percent else metric_label(metric)
-    _plot_series(fig, series, xlabel="epoch", ylabel=ylabel, title=title)
-    return fig
+    return _plot_lines(series, xlabel="epoch", ylabel=ylabel, title=title, groups=groups)
 
 
 def _to_hwc(image: Any) -> np.ndarray:
@@ -900,20 +1083,12 @@ def _text_width_in(text: str) -> float:
 
 
 def _wrap(text: str, width_in: float) -> str:
-    """Wrap a caption to ``width_in`` inches, hyphenating words longer than a line."""
-    words = []
-    for word in text.split():
-        while _text_width_in(word) > width_in and len(word) > 2:
-            cut = len(word) - 1
-            while cut > 1 and _text_width_in(word[:cut] + "-") > width_in:
-                cut -= 1
-            words.append(word[:cut] + "-")
-            word = word[cut:]
-        words.append(word)
+    """Wrap a caption to ``width_in`` inches at spaces only: a word is never cut (a reader
+    takes "intersecti-on" for a typo), so a word wider than a line gets a line of its own."""
     lines: list[str] = []
-    for word in words:
+    for word in text.split():
         joined = f"{lines[-1]} {word}" if lines else word
-        if lines and not lines[-1].endswith("-") and _text_width_in(joined) <= width_in:
+        if lines and _text_width_in(joined) <= width_in:
             lines[-1] = joined
         else:
             lines.append(word)
@@ -931,6 +1106,23 @@ def _image_axes(ax: Axes, image: np.ndarray, frame: str | None = None, width: fl
             spine.set_linewidth(width)
 
 
+def _gallery_layout(count: int, words: Sequence[str]) -> tuple[int, int, float]:
+    """Rows, results per row and tile size (in) of a retrieval gallery at two-column width.
+
+    One row while every caption word fits its tile (tiles at most 1.1 in); otherwise as many
+    rows as it takes for the longest word to fit, because captions are never hyphenated and
+    8-pt text does not shrink.
+    """
+    widest = max((_text_width_in(word) for word in words), default=0.0)
+    rows = 1
+    while True:
+        per_row = math.ceil(count / rows)
+        tile = min(1.1, (DOUBLE_COLUMN - 0.3) / (per_row + 1.3))
+        if widest <= tile or per_row == 1:
+            return rows, per_row, tile
+        rows += 1
+
+
 def plot_retrieval_gallery(
     query_image: Any,
     results: Any,
@@ -938,6 +1130,7 @@ def plot_retrieval_gallery(
     *,
     titles: Sequence[str] | None = None,
     query_title: str = "query",
+    title: str = "",
 ) -> Figure:
     """A query and its ranked results, each result framed green (right) or red (wrong).
 
@@ -945,8 +1138,11 @@ def plot_retrieval_gallery(
         query_image: (3, H, W) uint8 (or float in [0, 1]) image.
         results: (K, 3, H, W) retrieved images, best first.
         correct: (K,) bool, whether each result has the query's class.
-        titles: optional K captions under the results (e.g. their class names).
+        titles: optional K captions under the results (e.g. their class names), wrapped at
+            spaces; the results take two rows or more when a word would not fit a tile.
         query_title: caption above the query.
+        title: the figure's title, e.g. which run and why this query (see
+            :func:`rsdml.report.retrieval_gallery`).
 
     Returns:
         A two-column-wide figure: the query, a gap, then results labelled "1 ✓", "2 ✗", ...
@@ -958,21 +1154,25 @@ def plot_retrieval_gallery(
         raise ValueError(f"got {count} result images but {verdicts.shape[0]} correct flags")
     if titles is not None and len(titles) != count:
         raise ValueError(f"got {len(titles)} titles for {count} results")
-    tile = min(1.1, (DOUBLE_COLUMN - 0.3) / (count + 1.3))
-    # Captions wrap to the tile width (8-pt text does not shrink to fit).
-    caption_lines = [_wrap(_display_name(t), tile) for t in titles] if titles is not None else []
+    names = [_display_name(t) for t in titles] if titles is not None else []
+    rows, per_row, tile = _gallery_layout(count, [w for name in names for w in name.split()])
+    caption_lines = [_wrap(name, tile) for name in names]
     lines = max((text.count("\n") + 1 for text in caption_lines), default=0)
+    row_height = tile + 0.3 + lines * _LEGEND_ROW_IN
     fig = _figure(
-        DOUBLE_COLUMN if tile < 1.1 else tile * (count + 1.3) + 0.3,
-        tile + 0.35 + lines * _LEGEND_ROW_IN,
+        DOUBLE_COLUMN if tile < 1.1 else tile * (per_row + 1.3) + 0.3,
+        rows * row_height + (0.05 + _LEGEND_ROW_IN if title else 0.05),
     )
     with _style():
-        grid = fig.add_gridspec(1, count + 2, width_ratios=[1, 0.25] + [1] * count, wspace=0.06)
+        grid = fig.add_gridspec(
+            rows, per_row + 2, width_ratios=[1, 0.25] + [1] * per_row, wspace=0.06
+        )
         query_ax = fig.add_subplot(grid[0, 0])
         _image_axes(query_ax, _to_hwc(query_image), QUERY_COLOUR, 1.5)
-        query_ax.set_title(query_title, fontsize=FONT_SIZE)
+        query_ax.set_title(_wrap(_display_name(query_title), tile), fontsize=FONT_SIZE)
         for position in range(count):
-            ax = fig.add_subplot(grid[0, position + 2])
+            row, column = divmod(position, per_row)
+            ax = fig.add_subplot(grid[row, column + 2])
             right = bool(verdicts[position])
             _image_axes(
                 ax, _to_hwc(results[position]), CORRECT_COLOUR if right else WRONG_COLOUR, 3.0
@@ -984,6 +1184,8 @@ def plot_retrieval_gallery(
             )
             if titles is not None:
                 ax.set_xlabel(caption_lines[position], fontsize=FONT_SIZE, labelpad=3)
+        if title:
+            fig.suptitle(title, fontsize=FONT_SIZE + 1)
     return fig
 
 
@@ -1081,7 +1283,8 @@ def plot_transition_matrix(
 
     Probabilities use a square-root colour scale so that the small off-diagonal entries of
     uniform noise stay visible next to the diagonal. Cells carry their value in percent when
-    they are large enough for 8-pt text (up to about 20 classes at two-column width).
+    they are large enough for 8-pt text (up to about 20 classes at two-column width), and the
+    colour bar is labelled in percent too.
 
     Args:
         matrix: (C, C) array.
@@ -1124,7 +1327,13 @@ def plot_transition_matrix(
         if title:
             ax.set_title(title)
         colorbar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.02, aspect=30)
-        colorbar.set_label("$T_{ij}$" if probabilities else "value")
+        if probabilities:
+            # the cells print percent, so the colour bar counts in percent too: one unit
+            colorbar.set_ticks([0.0, 0.05, 0.2, 0.4, 0.6, 0.8, 1.0])
+            colorbar.ax.yaxis.set_major_formatter(
+                FuncFormatter(lambda value, _: f"{100 * value:.0f}")
+            )
+        colorbar.set_label(r"$T_{ij}$ (%)" if probabilities else "value")
         colorbar.outline.set_linewidth(0.5)
         colorbar.ax.tick_params(labelsize=FONT_SIZE)
         if annotate:

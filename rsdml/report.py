@@ -8,18 +8,20 @@ the result tables. Nothing here trains.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from rsdml import rundir
 from rsdml.data import read_image
-from rsdml.evaluate import precision_recall_curve, top_k
-from rsdml.losses import available
-from rsdml.tables import summarise, write_tables
+from rsdml.evaluate import precision_recall_curve, ranked_hits_chunks, top_k
+from rsdml.losses import METHODS, available
+from rsdml.tables import metric_label, summarise, write_tables
 
 PAPER_METRICS = ("knn@1", "knn@5", "knn@10", "acc", "nmi", "map@20", "map@50", "map@100")
 
@@ -130,36 +132,93 @@ def pr_curves(runs: list[Run], points: int = 21) -> dict[str, tuple[np.ndarray, 
     return curves
 
 
+def method_groups(methods: Iterable[str]) -> dict[str, list[str]]:
+    """Methods grouped by the registry's loss family (``"memory losses": [snca_mb, ...]``),
+    families and methods in registry order, for the small multiples of the line plots
+    (``groups=`` of :func:`rsdml.plots.plot_learning_curves` and the like).
+
+    Names the registry does not know are left out; the plots put them in a panel "other".
+    """
+    wanted = set(methods)
+    groups: dict[str, list[str]] = {}
+    for name, info in METHODS.items():
+        if name in wanted:
+            groups.setdefault(f"{info.family} losses", []).append(name)
+    return groups
+
+
 @dataclass
 class Gallery:
-    """A query image, its top results and whether each is of the query's class."""
+    """A query image, its top results and whether each is of the query's class.
+
+    ``title`` names the run (method, setting, seed) and how the query was chosen;
+    ``average_precision`` is the query's AP over the whole ranking of the database.
+    """
 
     query: np.ndarray
     results: np.ndarray
     correct: np.ndarray
     titles: list[str]
     query_title: str
+    title: str
+    average_precision: float
 
 
-def retrieval_gallery(run: Run, k: int = 10, size: int = 96, query: int | None = None) -> Gallery:
+def query_average_precision(run: Run) -> np.ndarray:
+    """Average precision of every test query of a run, over its whole ranking of the training
+    images (the database; relevant: the query's class by the archive's clean labels)."""
+    arrays = run.embeddings
+    chunks = [
+        hits.average_precision()
+        for _, hits in ranked_hits_chunks(
+            arrays["test"],
+            arrays["test_labels"],
+            arrays["train"],
+            arrays["train_clean"],
+            device="cpu",
+        )
+    ]
+    return torch.cat(chunks).numpy()
+
+
+def retrieval_gallery(
+    run: Run,
+    k: int = 10,
+    size: int = 96,
+    query: int | None = None,
+    pick: Literal["typical", "worst"] = "typical",
+) -> Gallery:
     """The top ``k`` training images retrieved for one test query.
 
-    Without ``query``, the query whose precision@k is the median over the test set is shown, so
-    the example is typical rather than hand-picked.
+    Without ``query`` the query is chosen, never hand-picked: ``pick="typical"`` takes the one
+    whose precision@k is the median over the test set; ``pick="worst"`` the one with the
+    lowest average precision (:func:`query_average_precision`; the first such query on a tie),
+    which shows where the method fails rather than a query it gets right.
     """
+    if pick not in ("typical", "worst"):
+        raise ValueError(f"pick must be 'typical' or 'worst', not {pick!r}")
     arrays = run.embeddings
     classes = run.metrics["classes"]
     _, neighbours = top_k(arrays["test"], arrays["train"], k)
     neighbours = neighbours.numpy()
     hits = arrays["train_clean"][neighbours] == arrays["test_labels"][:, None]
-    if query is None:
-        precision = hits.mean(axis=1)
-        query = int(np.argsort(precision, kind="stable")[len(precision) // 2])
+    precision = hits.mean(axis=1)
+    average_precision = query_average_precision(run)
+    count = len(precision)
+    if query is not None:
+        how = f"test query {query}"
+    elif pick == "worst":
+        query = int(np.argmin(average_precision))
+        how = f"lowest AP of {count} test queries"
+    else:
+        query = int(np.argsort(precision, kind="stable")[count // 2])
+        how = f"median precision@{k} of {count} test queries"
     files = run.files
 
     def image(index: int) -> np.ndarray:
         return read_image(files[int(index)], size).transpose(2, 0, 1)
 
+    ap = float(average_precision[query])
     result_indices = arrays["train_index"][neighbours[query]]
     return Gallery(
         query=image(arrays["test_index"][query]),
@@ -167,6 +226,11 @@ def retrieval_gallery(run: Run, k: int = 10, size: int = 96, query: int | None =
         correct=hits[query],
         titles=[classes[c] for c in arrays["train_clean"][neighbours[query]]],
         query_title=f"query: {classes[arrays['test_labels'][query]]}",
+        title=(
+            f"{run.method}, {run.setting}, seed {run.seed}: {how} "
+            f"(AP {100 * ap:.1f} %, {metric_label(f'p@{k}')} {100 * precision[query]:.0f} %)"
+        ),
+        average_precision=ap,
     )
 
 

@@ -1,12 +1,14 @@
-"""How rsdml runs on this machine: which device, which seeds, which progress bars.
+"""How rsdml runs on this machine: which device, which seeds, how many threads, which progress bars.
 
 Kept in one small module so that the data, model, training and evaluation rooms agree on
-the same rules (CUDA when present, deterministic seeding, progress on stderr that a
-papermill kernel can switch off, which OSErrors are the machine's doing rather than a bug).
+the same rules (CUDA when present, deterministic seeding, a fixed thread count for the numbers
+a run reports, progress on stderr that a papermill kernel can switch off, which OSErrors are
+the machine's doing rather than a bug).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
@@ -23,6 +25,16 @@ from rsdml.errors import UserError
 T = TypeVar("T")
 
 PROGRESS_ENV = "RSDML_PROGRESS"
+THREADS_ENV = "RSDML_THREADS"
+
+#: Intra-op threads (torch, BLAS, OpenMP) of a training run, whatever the machine's core count.
+#: A float sum split over more threads is added in another order, so the same run with 1 and 2
+#: threads drifts apart after the first step (1e-6 in the loss) and, through model selection,
+#: ends several points of kNN@10 apart. A study derived the count from ``cpu_count // workers``,
+#: which made its tables depend on the machine and the worker count; one fixed count does not.
+#: Frozen-mode runs are small enough that one thread costs little, and a study's workers use
+#: the other cores.
+REPRODUCIBLE_THREADS = 1
 
 # OSErrors that say something about this machine (rights, mounts, space), not about rsdml's code.
 ENVIRONMENT_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
@@ -125,6 +137,60 @@ def seed_everything(seed: int) -> torch.Generator:
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+def reproducible_thread_count() -> int:
+    """The thread count of training runs: ``$RSDML_THREADS`` when set, else
+    :data:`REPRODUCIBLE_THREADS`.
+
+    Results reproduce bit for bit only between runs with the same count; raising it (e.g. to
+    fine-tune a backbone on a many-core CPU) trades that for speed.
+
+    Raises:
+        UserError: ``RSDML_THREADS`` is not a positive integer.
+    """
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if not value:
+        return REPRODUCIBLE_THREADS
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise UserError(
+            f"{THREADS_ENV}={value!r} is not a positive whole number; unset it (training then "
+            f"uses {REPRODUCIBLE_THREADS} thread, reproducible on any machine) or set e.g. "
+            f"{THREADS_ENV}=4"
+        )
+    return threads
+
+
+@contextlib.contextmanager
+def fixed_threads(threads: int | None = None) -> Iterator[int]:
+    """Run the body with exactly ``threads`` intra-op threads, then restore the previous limits.
+
+    Covers torch's own pool and every BLAS and OpenMP library already loaded (scikit-learn's
+    K-means included, through threadpoolctl), so that the numbers computed inside do not depend
+    on the machine's core count or on the thread settings a caller (a study worker) inherited.
+
+    Args:
+        threads: the count; None takes :func:`reproducible_thread_count`.
+
+    Yields:
+        The thread count in force.
+    """
+    from threadpoolctl import threadpool_limits
+
+    count = reproducible_thread_count() if threads is None else int(threads)
+    if count < 1:
+        raise ValueError(f"threads must be positive, got {count}")
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        with threadpool_limits(limits=count):
+            yield count
+    finally:
+        torch.set_num_threads(previous)
 
 
 def progress_enabled(explicit: bool | None = None) -> bool:

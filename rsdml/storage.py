@@ -135,13 +135,46 @@ def make_folder(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def temporary_folder(parent: str | os.PathLike, prefix: str) -> Path:
+    """A new hidden folder in ``parent`` to stage a result that is renamed into place when whole.
+
+    ``tempfile.mkdtemp`` makes it mode 700 whatever the umask; it gets the mode ``os.mkdir``
+    would give (``0o777 & ~umask``), so the renamed result is as readable as any other output.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    folder.chmod(0o777 & ~current_umask())
+    return folder
+
+
+def current_umask() -> int:
+    """The process's file-mode creation mask."""
+    # Linux reports it without changing it; os.umask can only be read by setting it, which for
+    # a moment gives files created by other threads the wrong mode.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], None]) -> Path:
-    """Write through a temporary file in the target folder, then rename it into place."""
+    """Write through a temporary file in the target folder, then rename it into place.
+
+    The file gets the mode ``open()`` would give it (``0o666`` less the umask): mkstemp creates
+    its temporary private (``0o600``), and the rename would carry that mode to the result, so
+    that a group sharing a results folder could not read it.
+    """
     path = Path(path)
     make_folder(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), 0o666 & ~current_umask())
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())

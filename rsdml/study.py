@@ -28,8 +28,10 @@ the figures and tables.
 
 from __future__ import annotations
 
+import fnmatch
 import multiprocessing.util
 import os
+import shutil
 import sys
 import time
 import traceback
@@ -48,7 +50,7 @@ from rsdml.execution import (
     notebook_path,
     parameter_names,
 )
-from rsdml.rundir import CELL_RECORD, is_cell_done, read_json
+from rsdml.rundir import CELL_RECORD, METRICS, is_cell_done, read_json
 from rsdml.runtime import progress
 from rsdml.storage import atomic_write_json, content_key
 from rsdml.train.config import ConfigError, closest, field_names
@@ -274,8 +276,13 @@ def _check_report_parameters(path: Path, study: Study) -> None:
                 )
 
 
-def expand(study: Study, out: str | os.PathLike) -> list[Cell]:
-    """Every cell of the grid, with its parameters and folder."""
+def expand(study: Study, out: str | os.PathLike, device: str | None = None) -> list[Cell]:
+    """Every cell of the grid, with its parameters and folder.
+
+    ``device`` (e.g. from ``rsdml study --device``) replaces every cell's ``device``; like
+    TrainConfig's key it does not enter the cell's folder, so a study moved to another machine
+    finds its finished cells.
+    """
     cells = []
     for setting in study.settings:
         for method in study.only.get(setting, study.methods):
@@ -285,8 +292,33 @@ def expand(study: Study, out: str | os.PathLike) -> list[Cell]:
                 # finished studies stay valid
                 key = content_key(study.notebook, config)
                 folder = Path(out) / "cells" / method / setting / f"seed{seed}-{key[:10]}"
+                if device is not None:
+                    config = {**config, "device": device}
                 cells.append(Cell(method, setting, seed, config, folder))
     return cells
+
+
+def cell_matches(cell: Cell, pattern: str) -> bool:
+    """Whether ``pattern`` (shell wildcards) names the cell: its whole label
+    (``method/setting/seedK``) or a leading part of it (``trnsl``, ``trnsl/clean``)."""
+    return any(fnmatch.fnmatchcase(cell.label, pattern + suffix) for suffix in ("", "/*", "/*/*"))
+
+
+def select_cells(cells: list[Cell], patterns: list[str]) -> list[Cell]:
+    """The cells that one of ``patterns`` names (see :func:`cell_matches`).
+
+    Raises:
+        StudyError: a pattern names no cell (a typo would otherwise rerun nothing in silence).
+    """
+    for pattern in patterns:
+        if not any(cell_matches(cell, pattern) for cell in cells):
+            examples = ", ".join(cell.label for cell in cells[:3])
+            raise StudyError(
+                f"--rerun {pattern!r} matches no cell of the study; cells are named "
+                f"method/setting/seedK (e.g. {examples}), and a pattern may name a method, "
+                "method/setting or a whole label, with * wildcards"
+            )
+    return [cell for cell in cells if any(cell_matches(cell, p) for p in patterns)]
 
 
 def is_done(cell: Cell) -> bool:
@@ -415,11 +447,20 @@ def prepare_shared_features(cells: list[Cell]) -> None:
 
 
 def run_report(study: Study, out: Path, figures: Path) -> list[dict[str, Any]]:
-    """Execute the report notebooks over the study folder; they write into ``figures``."""
+    """Execute the report notebooks over the study folder; they write into ``figures``.
+
+    Each notebook is announced on stderr before it runs and timed after: some take minutes
+    (t-SNE and UMAP over every cell) with no other output.
+    """
     figures.mkdir(parents=True, exist_ok=True)
     results = []
-    for name in study.report:
+    for number, name in enumerate(study.report, start=1):
         notebook = notebook_path(name, out)
+        print(
+            f"report {number}/{len(study.report)}: {name} ({notebook.name}) ...",
+            file=sys.stderr,
+            flush=True,
+        )
         started = time.time()
         output = out / "report" / f"{name}.ipynb"
         parameters = {
@@ -435,9 +476,141 @@ def run_report(study: Study, out: Path, figures: Path) -> list[dict[str, Any]]:
             record["status"] = "failed"
             record["error"] = f"{type(error).__name__}: {error}"[:4000]
         record["seconds"] = time.time() - started
-        print(f"report {name}: {record['status']} in {record['seconds']:.0f} s", file=sys.stderr)
+        print(
+            f"report {number}/{len(study.report)}: {name} {record['status']} in "
+            f"{record['seconds']:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
         results.append(record)
     return results
+
+
+def recorded_seconds(cell: Cell) -> float | None:
+    """How long a finished cell took: from its record, else from its metrics; None if unknown."""
+    for name in (CELL_RECORD, METRICS):
+        try:
+            seconds = read_json(cell.folder / name).get("seconds")
+        except Exception:  # absent or damaged: the other file may still tell
+            continue
+        if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds >= 0:
+            return float(seconds)
+    return None
+
+
+# The statuses of cells whose run finished (see plan_study).
+FINISHED = ("done", "rerun")
+
+
+def _cell_status(cell: Cell, rerun: set[Path]) -> str:
+    if is_done(cell):
+        return "rerun" if cell.folder in rerun else "done"
+    return "failed" if (cell.folder / CELL_RECORD).is_file() else "pending"
+
+
+def plan_study(
+    spec: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    workers: int = 1,
+    rerun: list[str] | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """What :func:`run_study` would do with the same arguments, without doing or writing anything.
+
+    Returns a summary: each cell's label, folder and status (``done``: skipped; ``rerun``:
+    done, but run again for ``rerun``; ``failed``: failed before, run again; ``pending``:
+    never finished), the counts, and ``estimated_seconds``: the wall time of the cells to run,
+    estimated from the seconds that finished cells recorded (a cell's own time, else the mean
+    of its method's finished cells, else of all of them) and shared by ``workers``; None
+    (unknown) when no finished cell recorded its time.
+    """
+    study = load_study(spec)
+    out = Path(out or Path("runs") / study.name)
+    cells = expand(study, out, device)
+    again = {cell.folder for cell in select_cells(cells, rerun)} if rerun else set()
+    status = {cell.label: _cell_status(cell, again) for cell in cells}
+    seconds = {
+        cell.label: recorded_seconds(cell) for cell in cells if status[cell.label] in FINISHED
+    }
+    known = {label: value for label, value in seconds.items() if value is not None}
+    to_run = [cell for cell in cells if status[cell.label] != "done"]
+    estimate: float | None = 0.0 if not to_run else None
+    if to_run and known:
+        total = 0.0
+        for cell in to_run:
+            same = [known[c.label] for c in cells if c.method == cell.method and c.label in known]
+            fallback = same or list(known.values())
+            total += known.get(cell.label, sum(fallback) / len(fallback))
+        estimate = total / min(max(1, workers), len(to_run))
+    return {
+        "study": study.name,
+        "out": str(out),
+        "cells": [
+            {
+                "label": cell.label,
+                "status": status[cell.label],
+                "seconds": seconds.get(cell.label),
+                "folder": str(cell.folder),
+            }
+            for cell in cells
+        ],
+        "done": sum(value == "done" for value in status.values()),
+        "to_run": len(to_run),
+        "workers": workers,
+        "estimated_seconds": estimate,
+    }
+
+
+def _set_aside(cells: list[Cell], out: Path) -> dict[str, tuple[Cell, Path]]:
+    """Move the finished folders of the cells to rerun under ``<out>/replaced/<time>/``.
+
+    The report reads only ``<out>/cells``, so an old result leaves the tables while it is kept;
+    :func:`_settle_replaced` deletes it once its cell has finished again, and only then.
+    Returns the moved cells and where each old folder went, by label.
+    """
+    done = [cell for cell in cells if is_done(cell)]
+    if not done:
+        return {}
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base, suffix = out / "replaced" / stamp, 1
+    while base.exists():
+        base, suffix = out / "replaced" / f"{stamp}-{suffix}", suffix + 1
+    moved = {}
+    for cell in done:
+        target = base / cell.folder.relative_to(out / "cells")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            cell.folder.rename(target)
+        except OSError as error:
+            raise StudyError(
+                f"cannot move the finished cell {cell.folder} aside to {target} before running "
+                f"it again: {error.strerror or error}"
+            ) from error
+        moved[cell.label] = (cell, target)
+    return moved
+
+
+def _settle_replaced(
+    moved: dict[str, tuple[Cell, Path]], records: list[dict[str, Any]]
+) -> dict[str, str]:
+    """Delete the old results whose cell finished again; return the kept ones by label."""
+    finished = {record["label"] for record in records if record["status"] == "done"}
+    kept = {}
+    for label, (_, old) in moved.items():
+        if label in finished:
+            shutil.rmtree(old, ignore_errors=True)
+            # the setting, method, time and replaced folders, as far as they are left empty
+            for folder in old.parents[:4]:
+                if any(folder.iterdir()):
+                    break
+                folder.rmdir()
+        else:
+            kept[label] = str(old)
+            print(
+                f"the rerun of {label} did not finish: its previous result is kept in {old}",
+                file=sys.stderr,
+            )
+    return kept
 
 
 def run_study(
@@ -447,21 +620,35 @@ def run_study(
     figures: str | os.PathLike | None = None,
     report: bool = True,
     fresh_kernels: bool = False,
+    rerun: list[str] | None = None,
+    device: str | None = None,
 ) -> dict[str, Any]:
     """Run every pending cell of a study, then its report; returns a summary.
 
     Cells run in one warm kernel per worker unless ``fresh_kernels`` asks for a new kernel per
     cell (slower; for checking that no state leaks between cells).
+
+    Args:
+        rerun: patterns of finished cells to run again (see :func:`cell_matches`; ``"*"``:
+            every cell). Their old folders are moved under ``<out>/replaced/`` first, deleted
+            once the cell finished again, and kept (the summary's ``kept``) otherwise.
+        device: the torch device of every cell (see :func:`expand`); None keeps the study's.
+
+    Raises:
+        StudyError: the study file is invalid, a ``rerun`` pattern names no cell, or the study
+            folder cannot be written.
     """
     study = load_study(spec)
     out = Path(out or Path("runs") / study.name)
     figures = Path(figures or out / "figures")
+    cells = expand(study, out, device)
+    again = select_cells(cells, rerun) if rerun else []
     _write_study_file(out / "study.json", {**study.__dict__})
-    cells = expand(study, out)
+    moved = _set_aside(again, out)
     pending = [cell for cell in cells if not is_done(cell)]
     print(
         f"study {study.name}: {len(cells)} cells, {len(cells) - len(pending)} already done, "
-        f"{len(pending)} to run with {workers} worker(s)",
+        f"{len(pending)} to run ({len(moved)} again) with {workers} worker(s)",
         file=sys.stderr,
     )
     threads = max(1, (os.cpu_count() or 1) // max(1, workers))
@@ -474,6 +661,7 @@ def run_study(
         if pending
         else []
     )
+    kept = _settle_replaced(moved, results)
     failed = [r for r in results if r["status"] != "done"]
     # printed again here, after the progress bar: a long study's failures end up together
     for record in failed:
@@ -490,6 +678,8 @@ def run_study(
         "cells": len(cells),
         "ran": len(results),
         "skipped": len(cells) - len(pending),
+        "rerun": sorted(moved),
+        "kept": kept,
         "failed": [r["label"] for r in failed],
         "errors": {r["label"]: r["error"] for r in failed},
         "report_failed": [r["label"] for r in reports if r["status"] != "done"],

@@ -35,6 +35,7 @@ __all__ = [
     "latex_table",
     "markdown_table",
     "metric_label",
+    "rate_frame",
     "rate_series",
     "summarise",
     "table_metrics",
@@ -459,6 +460,50 @@ def write_tables(
     ]
 
 
+def _setting_rate(setting: str, kind: str) -> float | None:
+    """The rate in a setting named ``<kind>-<rate>``, or None for any other setting."""
+    if not setting.startswith(f"{kind}-"):
+        return None
+    try:
+        return float(setting[len(kind) + 1 :])
+    except ValueError:
+        return None
+
+
+def rate_frame(
+    summary: pd.DataFrame, kind: str, *, zero_setting: str | None = None
+) -> pd.DataFrame:
+    """The rows of a summary whose setting is ``<kind>-<rate>``, sorted by rate, with the
+    ``zero_setting`` (rate 0, e.g. ``"clean"`` for label noise) in front.
+
+    The zero setting's rows are kept only for methods that also have a ``kind`` setting, so a
+    wide table (:func:`write_tables` with ``layout="wide"``) reads like the RNSL paper's:
+    ``clean``, then each noise rate. Row order within a setting is the summary's.
+
+    Args:
+        summary: a frame from :func:`summarise`.
+        kind: the setting prefix, e.g. ``"uniform"``, ``"dependent"`` or ``"labelled"``.
+        zero_setting: the setting at rate 0; None for kinds without one (labelled fractions).
+
+    Returns:
+        A frame with the summary's columns (empty when no setting is of ``kind``).
+    """
+    settings = [str(setting) for setting in summary["setting"]]
+    rates = [_setting_rate(setting, kind) for setting in settings]
+    of_kind = [rate is not None for rate in rates]
+    methods = {str(m) for m, keep in zip(summary["method"], of_kind, strict=True) if keep}
+    zero = [
+        zero_setting is not None and setting == zero_setting and str(method) in methods
+        for setting, method in zip(settings, summary["method"], strict=True)
+    ]
+    order = [
+        (0.0 if is_zero else 1.0, rate or 0.0, position)
+        for position, (rate, is_zero) in enumerate(zip(rates, zero, strict=True))
+    ]
+    keep = [position for _, _, position in sorted(order) if of_kind[position] or zero[position]]
+    return summary.iloc[keep].reset_index(drop=True)
+
+
 def rate_series(
     summary: pd.DataFrame, kind: str, metric: str = "knn@10", *, zero_setting: str | None = None
 ) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -466,6 +511,7 @@ def rate_series(
 
     Settings such as ``uniform-0.3`` or ``labelled-0.1`` carry their rate in their name; this
     reads it back so that a summary (:func:`summarise`) can be drawn as curves over the rate.
+    The rows are those of :func:`rate_frame`, so the curves and the wide tables agree.
 
     Args:
         summary: a frame from :func:`summarise`.
@@ -477,23 +523,19 @@ def rate_series(
     Returns:
         method -> (rates, means, stds), sorted by rate; methods in the summary's row order.
     """
-    rows: dict[str, list[tuple[float, float, float]]] = {}
-    zero: dict[str, tuple[float, float, float]] = {}
-    for record in summary.to_dict("records"):
-        setting, method = str(record["setting"]), str(record["method"])
-        point = (record[f"{metric}_mean"], record[f"{metric}_std"])
-        if setting == zero_setting:
-            zero[method] = (0.0, *point)
-        elif setting.startswith(f"{kind}-"):
-            try:
-                rate = float(setting[len(kind) + 1 :])
-            except ValueError:
-                continue
-            rows.setdefault(method, []).append((rate, *point))
+    rows: dict[str, list[tuple[float, float, float]]] = {
+        str(method): [] for method in summary["method"]
+    }
+    for record in rate_frame(summary, kind, zero_setting=zero_setting).to_dict("records"):
+        setting = str(record["setting"])
+        rate = 0.0 if setting == zero_setting else _setting_rate(setting, kind)
+        rows[str(record["method"])].append(
+            (rate, record[f"{metric}_mean"], record[f"{metric}_std"])
+        )
     series = {}
     for method, points in rows.items():
-        if method in zero:
-            points.append(zero[method])
+        if not points:
+            continue
         rates, means, stds = np.array(sorted(points), dtype=float).T
         series[method] = (rates, means, stds)
     return series

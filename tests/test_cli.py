@@ -331,3 +331,168 @@ def test_embed_eval_takes_dataset_options(capsys, tmp_path):
     captured = capsys.readouterr()
     assert "skipped 1 of 21" in captured.err
     assert 0.0 <= json.loads(captured.out.strip().splitlines()[-1])["knn@1"] <= 1.0
+
+
+# ---- help, version and human summaries ----
+
+
+def sub_parsers(parser):
+    """The top-level parser and every sub-command's parser, by name."""
+    import argparse
+
+    [choices] = [a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return {"rsdml": parser, **choices}
+
+
+def test_every_option_of_every_command_has_a_help_text():
+    from rsdml.cli import build_parser
+
+    parsers = sub_parsers(build_parser())
+    assert {"datasets", "split", "embed-eval", "methods", "train", "study", "figures"} <= set(
+        parsers
+    )
+    for name, parser in parsers.items():
+        for action in parser._actions:
+            if action.dest in ("help", "command"):
+                continue
+            text = action.help or ""
+            assert len(text) > 10 and text != "==SUPPRESS==", (name, action.option_strings)
+
+
+def test_help_reads_allowed_values_and_defaults_from_their_owners(capsys):
+    from rsdml.cli import build_parser
+    from rsdml.data import DATASETS
+    from rsdml.losses import METHODS
+    from rsdml.models import VIEWS
+    from rsdml.models.backbones import list_backbones
+    from rsdml.train.config import FINETUNE_DEFAULTS, FROZEN_DEFAULTS, TrainConfig
+
+    train = sub_parsers(build_parser())["train"]
+    options = {a.dest: " ".join(a.help.split()) for a in train._actions}
+    assert all(name in options["method"] for name in METHODS)
+    assert all(name in options["dataset"] for name in DATASETS)
+    assert all(name in options["backbone"] for name in list_backbones())
+    assert all(name in options["views"] for name in VIEWS)
+    for name in ("epochs", "batch_size", "lr"):
+        assert (
+            f"{FROZEN_DEFAULTS[name]:g} frozen, {FINETUNE_DEFAULTS[name]:g} finetune"
+            in (options[name])
+        )
+    assert f"(default: {TrainConfig.seed})" in options["seed"]
+    assert f"(default: {TrainConfig.device})" in options["device"]
+    with pytest.raises(SystemExit) as done:
+        main(["split", "--help"])
+    assert done.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert "(default: 42, the papers' split)" in shown  # rsdml.data.splits.DEFAULT_SEED
+    assert "(default: 0.7 0.1 0.2)" in shown
+
+
+def test_version_comes_from_the_package_metadata(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"rsdml {version('rsdml')}"
+
+
+def test_methods_prints_an_aligned_table_and_json_last(capsys):
+    from rsdml.losses import METHODS
+
+    assert main(["methods"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert lines[0].split() == ["name", "paper", "hooks", "defaults"]
+    rows = {line.split()[0]: line for line in lines[1 : 1 + len(METHODS)]}
+    assert list(rows) == list(METHODS)
+    for column in ("paper", "hooks", "defaults"):  # every row's column starts where its title does
+        start = lines[0].index(column)
+        assert all(row[start - 2 : start] == "  " and row[start] != " " for row in rows.values())
+    assert "pruning" in rows["trnsl"] and "q=0.7" in rows["trnsl"]
+    assert "in frozen mode trnsl defaults to prune_start=0.05" in captured.err
+    assert [row["name"] for row in json.loads(captured.out.splitlines()[-1])] == list(METHODS)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_no_progress_sets_what_the_environment_variable_sets(monkeypatch, capsys, where):
+    monkeypatch.setenv("RSDML_PROGRESS", "1")
+    argv = ["--no-progress", "methods"] if where == "before" else ["methods", "--no-progress"]
+    assert main(argv) == 0
+    assert os.environ["RSDML_PROGRESS"] == "0"
+
+
+def test_split_out_writes_the_split_and_says_so(capsys, tmp_path):
+    out = tmp_path / "splits" / "synthetic.json"
+    assert main(["split", "--dataset", "synthetic", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    stored = json.loads(out.read_text())
+    assert len(stored["train"]) == summary["train"] == 420
+    assert (stored["seed"], stored["dataset"], len(stored["files"])) == (42, "synthetic", 600)
+    assert len(stored["labels"]) == 600 and len(stored["classes"]) == 10
+    assert "420 training, 60 validation and 120 test images" in captured.err
+    assert f"written to {out}" in captured.err
+    assert [p.name for p in out.parent.iterdir()] == [out.name]  # no temporary left behind
+
+
+def test_train_summarises_the_headline_metrics_in_percent(capsys, tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--method", "nsl", "--epochs", "1", "--image-size", "32", *TINY,
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    test = json.loads(captured.out.strip().splitlines()[-1])
+    knn, mean_ap = f"{100 * test['knn@10']:.1f} %", f"{100 * test['map@20']:.1f} %"
+    [line] = [line for line in captured.err.splitlines() if line.startswith("nsl on synthetic")]
+    assert f"kNN@10 {knn}" in line and f"mAP@20 {mean_ap}" in line and str(out) in line
+
+
+def write_one_cell_study(tmp_path) -> Path:
+    import yaml
+
+    spec = tmp_path / "study.yaml"
+    shared = {"dataset": "synthetic", "epochs": 1}
+    study = {"name": "one", "shared": shared, "methods": ["nsl"], "seeds": [0, 1],
+             "settings": {"clean": {}}}  # fmt: skip
+    spec.write_text(yaml.safe_dump(study))
+    return spec
+
+
+def test_study_dry_run_lists_the_cells_and_runs_nothing(capsys, tmp_path):
+    out = tmp_path / "out"
+    argv = ["study", str(write_one_cell_study(tmp_path)), "--out", str(out), "--dry-run"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    plan = json.loads(captured.out.strip().splitlines()[-1])
+    assert [c["status"] for c in plan["cells"]] == ["pending", "pending"]
+    assert "nsl/clean/seed0" in captured.err and "time unknown" in captured.err
+    assert "nothing was run" in captured.err
+    assert not out.exists()
+
+
+def test_study_passes_device_and_rerun_on(capsys, tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run_study(spec, workers=1, **kwargs):  # the parser reads the workers default
+        seen.update(kwargs)
+        return {"study": "one", "cells": 2, "ran": 1, "skipped": 1, "failed": [],
+                "report_failed": [], "out": "o", "figures": "f"}  # fmt: skip
+
+    monkeypatch.setattr("rsdml.study.run_study", fake_run_study)
+    argv = ["study", "one.yaml", "--device", "cpu", "--rerun", "--rerun", "nsl/clean"]
+    assert main(argv) == 0
+    assert (seen["device"], seen["rerun"]) == ("cpu", ["*", "nsl/clean"])
+    err = capsys.readouterr().err
+    assert "study one: 2 cells, 1 ran, 1 already done" in err and "o/cells" in err
+    assert main(["study", "one.yaml"]) == 0
+    assert (seen["device"], seen["rerun"]) == (None, None)
+
+
+def test_study_refuses_an_unknown_device_before_anything_runs(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    out = tmp_path / "out"
+    argv = ["study", str(write_one_cell_study(tmp_path)), "--out", str(out), "--device", "cuda"]
+    assert main(argv) == 2
+    assert "--device cpu" in one_line_error(capsys, "study")
+    assert not out.exists()

@@ -13,10 +13,15 @@ from papermill.exceptions import PapermillExecutionError
 from rsdml.errors import UserError
 from rsdml.execution import (
     NOTEBOOKS_DIR,
+    REPOSITORY,
+    RUNS_ENV,
+    EmptyStudyError,
     UnknownNotebookParameter,
     WarmKernel,
     execute_notebook,
     parameter_names,
+    require_finished_runs,
+    runs_dir,
 )
 
 
@@ -119,3 +124,26 @@ def test_parameters_are_read_from_ipynb_and_percent_scripts(record_notebook):
     assert parameter_names(record_notebook) == ["value"]
     assert parameter_names(NOTEBOOKS_DIR / "train.py") == ["config", "setting", "out_dir"]
     assert "pr_settings" in parameter_names(NOTEBOOKS_DIR / "results.py")
+
+
+def test_runs_dir_is_the_repositorys_whatever_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.delenv(RUNS_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert runs_dir("quick", "figures") == str(REPOSITORY / "runs" / "quick" / "figures")
+    assert (REPOSITORY / "notebooks" / "train.py").exists()  # the repository, not site-packages
+
+
+def test_runs_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(RUNS_ENV, str(tmp_path / "elsewhere"))
+    assert runs_dir("quick") == str(tmp_path / "elsewhere" / "quick")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(RUNS_ENV, "relative")  # taken from the working folder at the call
+    assert runs_dir() == str(tmp_path / "relative")
+
+
+def test_a_study_without_finished_runs_is_refused_with_the_fix(tmp_path):
+    for folder in (tmp_path / "missing", tmp_path):
+        with pytest.raises(EmptyStudyError, match="make study") as caught:
+            require_finished_runs(folder)
+        assert str(folder) in str(caught.value)
+    assert issubclass(EmptyStudyError, UserError)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -297,7 +298,7 @@ def test_plot_rank_over_training_epochs() -> None:
 def test_plot_learning_curves_in_percent() -> None:
     fig = plots.plot_learning_curves({"snca_mb": [0.5, 0.75], "dcnn": [0.25, 0.5]})
     lines = _line_data(fig)
-    np.testing.assert_allclose(lines["snca mb"][1], [50.0, 75.0])
+    np.testing.assert_allclose(lines["snca_mb"][1], [50.0, 75.0])
     np.testing.assert_array_equal(lines["dcnn"][0], [1, 2])
     assert fig.axes[0].get_ylabel() == "kNN@10 (%)"
     loss = plots.plot_learning_curves({"a": [3.0, 2.0]}, metric="loss")
@@ -327,6 +328,9 @@ def test_plot_metric_by_rate_in_percent_with_a_spread_band() -> None:
     np.testing.assert_allclose(y, [90.0, 80.0, 60.0])
     band = fig.axes[0].collections[0].get_paths()[0].vertices[:, 1]
     assert band.min() == pytest.approx(60.0) and band.max() == pytest.approx(91.0)
+    # the legend says what the band is
+    assert plots.SPREAD_LABEL in [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "std" in plots.SPREAD_LABEL and "seeds" in plots.SPREAD_LABEL
     assert fig.axes[0].get_xlabel() == "uniform noise rate"
     assert list(fig.axes[0].get_xticks()) == rates
     with pytest.raises(ValueError, match="outside"):
@@ -335,7 +339,7 @@ def test_plot_metric_by_rate_in_percent_with_a_spread_band() -> None:
         plots.plot_metric_by_rate({"nsl": ([0.1, 0.2], [0.8], [0.0])}, xlabel="rate")
 
 
-@pytest.mark.parametrize("count", [2, 9])
+@pytest.mark.parametrize("count", [2, 6])
 def test_line_plots_readable_with_legend_outside(count: int) -> None:
     curves = {f"method {i}": list(np.linspace(0.1, 0.9, 30) ** (i + 1)) for i in range(count)}
     fig = plots.plot_learning_curves(curves, title="validation")
@@ -344,6 +348,91 @@ def test_line_plots_readable_with_legend_outside(count: int) -> None:
     assert len(styles) == count
     _assert_readable(fig)
     _assert_legend_outside(fig)
+
+
+def _legend_texts(fig: Figure) -> list[str]:
+    """Every legend entry of a figure: its own legends and those of its axes."""
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend()]
+    return [text.get_text() for legend in legends for text in legend.get_texts()]
+
+
+def _coloured_lines(ax) -> dict[str, Any]:
+    """The labelled lines of an axes (the grey context lines carry no label)."""
+    return {
+        line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")
+    }
+
+
+def test_legends_spell_methods_as_the_tables_do() -> None:
+    names = ["snca_mb", "snca_ce_mu", "hr_s2dml"]
+    curves = {name: [0.5, 0.6] for name in names}
+    for fig in (
+        plots.plot_learning_curves(curves),
+        plots.plot_pr_curves({name: ([0.0, 1.0], [1.0, 0.5]) for name in names}),
+        plots.plot_metric_by_rate(
+            {name: ([0.1, 0.2], [0.8, 0.7], [0.01, 0.0]) for name in names}, xlabel="rate"
+        ),
+    ):
+        texts = _legend_texts(fig)
+        assert [text for text in texts if text in names] == names
+        assert not [text for text in texts if "_" not in text and text.replace(" ", "_") in names]
+
+
+def test_many_methods_become_small_multiples_by_group() -> None:
+    names = [f"m{i}" for i in range(13)]
+    curves = {name: list(np.linspace(0.2, 0.2 + 0.05 * i, 20)) for i, name in enumerate(names)}
+    groups = {"first": names[:6], "second": names[6:10], "third": names[10:12]}
+    fig = plots.plot_learning_curves(curves, groups=groups)
+    panels = [ax for ax in fig.axes if ax.axison]
+    titles = [ax.get_legend().get_title().get_text() for ax in panels]
+    # m12 is in no group: it gets a panel of its own
+    assert titles == ["first", "second", "third", "other"]
+    for ax, members in zip(panels, [names[:6], names[6:10], names[10:12], names[12:]], strict=True):
+        coloured = _coloured_lines(ax)
+        assert list(coloured) == members
+        # every line of a panel tells apart from the others by colour alone
+        assert len({line.get_color() for line in coloured.values()}) == len(members)
+        # every other method stays in the panel, in grey, for comparison
+        greys = [line for line in ax.get_lines() if line.get_label().startswith("_")]
+        assert len(greys) == len(names) - len(members)
+        assert {matplotlib.colors.to_hex(g.get_color()) for g in greys} == {plots.CONTEXT_COLOUR}
+        np.testing.assert_allclose(
+            coloured[members[0]].get_ydata(), 100 * np.asarray(curves[members[0]])
+        )
+    assert "grey: the series of the other panels" in _legend_texts(fig)
+    _assert_readable(fig)
+    # a few methods compare best on one axes, whatever the groups
+    few = plots.plot_learning_curves({name: curves[name] for name in names[5:8]}, groups=groups)
+    assert len(few.axes) == 1 and list(_coloured_lines(few.axes[0])) == names[5:8]
+    # without groups, no panel holds more than MAX_LINES_PER_PANEL lines
+    ungrouped = plots.plot_pr_curves({name: ([0.0, 1.0], [1.0, 0.5]) for name in names})
+    counts = [len(_coloured_lines(ax)) for ax in ungrouped.axes if ax.axison]
+    assert sum(counts) == 13 and max(counts) <= plots.MAX_LINES_PER_PANEL
+
+
+def test_a_single_rate_gets_an_error_bar() -> None:
+    fig = plots.plot_metric_by_rate(
+        {"arcface": ([0.2], [0.84], [0.012]), "hr_s2dml": ([0.2], [0.875], [0.024])},
+        xlabel="labelled fraction",
+    )
+    ax = fig.axes[0]
+    bars = {}
+    for collection in ax.collections:
+        segments = getattr(collection, "get_segments", lambda: [])()
+        for segment in segments:
+            (x0, y0), (x1, y1) = segment
+            if x0 == x1 and y0 != y1:
+                bars[round((y0 + y1) / 2, 6)] = abs(y1 - y0) / 2
+    assert bars == pytest.approx({84.0: 1.2, 87.5: 2.4})
+    assert plots.SPREAD_LABEL in _legend_texts(fig)
+
+
+def test_bands_blur_sooner_than_lines() -> None:
+    series = {f"m{i}": ([0.0, 0.4], [0.9, 0.8 - 0.01 * i], [0.01, 0.02]) for i in range(6)}
+    fig = plots.plot_metric_by_rate(series, xlabel="uniform noise rate")
+    counts = [len(_coloured_lines(ax)) for ax in fig.axes if ax.axison]
+    assert sum(counts) == 6 and max(counts) <= plots.MAX_BANDS_PER_PANEL
+    assert plots.SPREAD_LABEL in _legend_texts(fig)
 
 
 # --------------------------------------------------------------------------- images
@@ -370,12 +459,36 @@ def test_plot_retrieval_gallery_frames() -> None:
         plots.plot_retrieval_gallery(_images(1)[0], results, correct[:3])
 
 
-def test_gallery_captions_wrap_to_tile_width() -> None:
+def test_gallery_captions_wrap_at_spaces_only() -> None:
     wrapped = plots._wrap("mediumresidential parking lot", 0.6)
     lines = wrapped.split("\n")
-    assert len(lines) > 1
-    assert all(plots._text_width_in(line) <= 0.6 for line in lines)
-    assert wrapped.replace("-\n", "").replace("\n", " ") == "mediumresidential parking lot"
+    assert lines == ["mediumresidential", "parking lot"]  # the long word is whole, on its own
+    assert plots._text_width_in("parking lot") <= 0.6
+    assert not any(line.endswith("-") for line in lines)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["intersection", "parking_lot"] * 5,
+        ["mediumresidential", "baseballdiamond", "golf_course", "beach", "river"] * 2,
+    ],
+)
+def test_gallery_captions_keep_words_whole(names: list[str]) -> None:
+    fig = plots.plot_retrieval_gallery(
+        _images(1)[0], _images(len(names)), [True] * len(names), titles=names, title="run x"
+    )
+    fig.canvas.draw()  # the layout engine sizes the tiles when drawing
+    ranked = fig.axes[1:]
+    for ax, name in zip(ranked, names, strict=True):
+        caption = ax.get_xlabel()
+        # words are neither cut nor hyphenated: the caption is the name, wrapped at spaces
+        assert caption.split() == name.replace("_", " ").split()
+        assert "-" not in caption
+        width = ax.get_window_extent().width / fig.dpi
+        assert all(plots._text_width_in(line) <= width + 0.02 for line in caption.split("\n"))
+    assert fig._suptitle.get_text() == "run x"
+    _assert_readable(fig)
 
 
 def test_plot_class_examples_picks_and_layout() -> None:
@@ -414,6 +527,14 @@ def test_plot_transition_matrix_values() -> None:
     np.testing.assert_allclose(image.get_array(), matrix)
     cells = sorted(t.get_text() for t in ax.texts)
     assert cells == sorted(["60", "40", "95", "5.0", "25", "75"])  # zeros stay blank
+    # one unit: the colour bar counts in percent, as the cells do
+    colorbar = next(a for a in fig.axes if a.get_label() == "<colorbar>")
+    fig.canvas.draw()
+    assert "(%)" in colorbar.get_ylabel()
+    labels, values = colorbar.get_yticklabels(), colorbar.get_yticks()
+    ticks = {t.get_text(): v for t, v in zip(labels, values, strict=True)}
+    assert ticks["100"] == pytest.approx(1.0) and ticks["60"] == pytest.approx(0.6)
+    assert all(float(text) == pytest.approx(100 * value) for text, value in ticks.items())
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
     _assert_readable(fig)
     big = plots.plot_transition_matrix(np.eye(45), _class_names(45))

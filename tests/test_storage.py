@@ -13,7 +13,11 @@ from rsdml.errors import UserError
 from rsdml.storage import (
     CacheNotWritable,
     array_checksum,
+    atomic_save_numpy,
+    atomic_write_json,
+    atomic_write_text,
     cache_subdir,
+    current_umask,
     note,
     writing_cache,
 )
@@ -111,3 +115,44 @@ def test_a_write_error_that_is_not_about_the_disk_is_left_alone(tmp_path):
 
     with pytest.raises(TypeError):
         _atomic_write(tmp_path / "x.json", failing_writer)
+
+
+@pytest.fixture
+def umask():
+    """Set the process umask for one test, restoring the previous one afterwards."""
+    previous = os.umask(0o022)
+    yield lambda mask: os.umask(mask)
+    os.umask(previous)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_writes_get_the_mode_open_would_give(tmp_path, umask, mask, mode):
+    umask(mask)
+    written = [
+        atomic_write_text(tmp_path / "a.txt", "x"),
+        atomic_write_json(tmp_path / "a.json", {"a": 1}),
+        atomic_save_numpy(tmp_path / "a.npy", np.zeros(2)),
+    ]
+    with open(tmp_path / "plain.txt", "w") as handle:  # what the atomic writes must match
+        handle.write("x")
+    assert (tmp_path / "plain.txt").stat().st_mode & 0o777 == mode
+    for path in written:
+        assert path.stat().st_mode & 0o777 == mode, path
+
+
+def test_the_umask_is_read_without_being_changed(umask):
+    umask(0o027)
+    assert current_umask() == 0o027
+    assert os.umask(0o027) == 0o027
+
+
+def test_staging_folders_follow_the_umask(tmp_path):
+    from rsdml.storage import temporary_folder
+
+    previous = os.umask(0o027)
+    try:
+        folder = temporary_folder(tmp_path, prefix=".stage-")
+    finally:
+        os.umask(previous)
+    assert folder.parent == tmp_path and folder.name.startswith(".stage-")
+    assert folder.stat().st_mode & 0o777 == 0o750

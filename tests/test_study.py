@@ -23,8 +23,10 @@ from rsdml.study import (
     expand,
     is_done,
     load_study,
+    plan_study,
     prepare_shared_features,
     regenerate_figures,
+    run_report,
     run_study,
 )
 from rsdml.train import TrainConfig
@@ -412,3 +414,137 @@ def test_a_failed_cell_is_summarised_in_one_line():
         "OSError: [Errno 28] No space left on device: '/runs/x/last.pt'"
     )
     assert _failure_line(RuntimeError("two\nlines")) == "RuntimeError: two lines"
+
+
+# ---- device, dry run, rerun, report progress (notebook execution replaced) ----
+
+
+def finishing_cells(monkeypatch, failing=()):
+    """Replace notebook execution by a complete fake run whose metrics.json counts the runs of
+    its cell; the cells whose seed is in ``failing`` fail. Returns the configurations seen."""
+    from rsdml.rundir import FINAL_WRITE_ORDER
+
+    seen = []
+
+    def execute(notebook, output, parameters, threads, kernel=None):
+        seen.append(parameters["config"])
+        if parameters["config"]["seed"] in failing:
+            raise RuntimeError("boom")
+        folder = output.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in FINAL_WRITE_ORDER:
+            (folder / name).write_text("{}")
+        (folder / "metrics.json").write_text(json.dumps({"run": len(seen), "seconds": 30.0}))
+
+    monkeypatch.setattr(study_module, "execute_notebook", execute)
+    monkeypatch.setattr(study_module, "prepare_shared_features", lambda cells: None)
+    return seen
+
+
+def metrics_of(out, seed):
+    [path] = out.glob(f"cells/nsl/clean/seed{seed}-*/metrics.json")
+    return json.loads(path.read_text())
+
+
+def test_device_reaches_every_cell_without_moving_its_folder(tmp_path, monkeypatch):
+    seen = finishing_cells(monkeypatch)
+    spec = write_study(tmp_path, seeds=[0, 1])
+    plain = expand(load_study(spec), tmp_path / "out")
+    on_cpu = expand(load_study(spec), tmp_path / "out", device="cpu")
+    assert [c.folder for c in plain] == [c.folder for c in on_cpu]
+    assert all(c.config["device"] == "cpu" for c in on_cpu)
+    assert all("device" not in c.config for c in plain)
+    run_study(spec, out=tmp_path / "out", report=False, device="cpu")
+    assert [config["device"] for config in seen] == ["cpu", "cpu"]
+
+
+def test_dry_run_lists_done_and_pending_cells_and_estimates_the_time(tmp_path, monkeypatch):
+    finishing_cells(monkeypatch, failing={2})
+    out = tmp_path / "out"
+    plan = plan_study(write_study(tmp_path, seeds=[0, 1]), out=out)
+    assert [c["status"] for c in plan["cells"]] == ["pending", "pending"]
+    assert plan["estimated_seconds"] is None  # nothing finished yet: unknown
+    assert not out.exists()  # a dry run writes nothing
+    run_study(write_study(tmp_path, seeds=[0, 1, 2]), out=out, report=False)
+    for seed, seconds in ((0, 40.0), (1, 20.0)):
+        [record] = out.glob(f"cells/nsl/clean/seed{seed}-*/cell.json")
+        record.write_text(json.dumps({**json.loads(record.read_text()), "seconds": seconds}))
+    spec = write_study(tmp_path, seeds=[0, 1, 2, 3])
+    plan = plan_study(spec, out=out, workers=2)
+    statuses = {c["label"]: c["status"] for c in plan["cells"]}
+    assert statuses == {
+        "nsl/clean/seed0": "done",
+        "nsl/clean/seed1": "done",
+        "nsl/clean/seed2": "failed",
+        "nsl/clean/seed3": "pending",
+    }
+    assert (plan["done"], plan["to_run"]) == (2, 2)
+    assert [c["seconds"] for c in plan["cells"]] == [40.0, 20.0, None, None]
+    # the two cells to run take the mean of their method's finished ones, shared by 2 workers
+    assert plan["estimated_seconds"] == pytest.approx(30.0)
+    # with a cell to run again, its own time counts: (40 + 30 + 30) / 1 worker
+    rerun = plan_study(spec, out=out, rerun=["nsl/clean/seed0"])
+    assert rerun["cells"][0]["status"] == "rerun" and rerun["to_run"] == 3
+    assert rerun["estimated_seconds"] == pytest.approx(100.0)
+
+
+def test_recorded_seconds_come_from_the_record_else_the_metrics(tmp_path):
+    from rsdml.study import recorded_seconds
+
+    [cell] = expand(load_study(write_study(tmp_path)), tmp_path / "out")
+    cell.folder.mkdir(parents=True)
+    assert recorded_seconds(cell) is None
+    (cell.folder / "metrics.json").write_text('{"seconds": 12.5}')
+    assert recorded_seconds(cell) == 12.5
+    (cell.folder / "cell.json").write_text('{"status": "done", "seconds": 14}')
+    assert recorded_seconds(cell) == 14.0
+
+
+def test_rerun_replaces_the_matching_cells_only(tmp_path, monkeypatch):
+    finishing_cells(monkeypatch)
+    out, spec = tmp_path / "out", write_study(tmp_path, seeds=[0, 1])
+    run_study(spec, out=out, report=False)
+    assert run_study(spec, out=out, report=False)["ran"] == 0
+    summary = run_study(spec, out=out, report=False, rerun=["nsl/*/seed1"])
+    assert (summary["ran"], summary["rerun"], summary["kept"]) == (1, ["nsl/clean/seed1"], {})
+    assert (metrics_of(out, 0)["run"], metrics_of(out, 1)["run"]) == (1, 3)
+    assert not (out / "replaced").exists()  # the replaced result is gone, nothing else
+    summary = run_study(spec, out=out, report=False, rerun=["*"])
+    assert summary["ran"] == 2 and metrics_of(out, 0)["run"] == 4
+
+
+def test_a_failed_rerun_keeps_the_previous_result(tmp_path, monkeypatch, capsys):
+    finishing_cells(monkeypatch)
+    out, spec = tmp_path / "out", write_study(tmp_path, seeds=[0, 1])
+    run_study(spec, out=out, report=False)
+    finishing_cells(monkeypatch, failing={0})
+    summary = run_study(spec, out=out, report=False, rerun=["nsl"])
+    assert summary["failed"] == ["nsl/clean/seed0"]
+    kept = Path(summary["kept"]["nsl/clean/seed0"])
+    assert kept.is_relative_to(out / "replaced")
+    assert json.loads((kept / "metrics.json").read_text())["run"] == 1
+    assert "previous result is kept in" in capsys.readouterr().err
+    assert list(out.glob("replaced/*/nsl/clean/*")) == [kept]  # seed1's old result replaced
+
+
+def test_a_rerun_pattern_that_names_no_cell_is_refused(tmp_path, monkeypatch):
+    finishing_cells(monkeypatch)
+    with pytest.raises(StudyError, match=r"--rerun 'nls' matches no cell.*nsl/clean/seed0"):
+        run_study(write_study(tmp_path), out=tmp_path / "out", report=False, rerun=["nls"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_report_announces_each_notebook_and_times_it(tmp_path, monkeypatch, capsys):
+    ran = []
+    monkeypatch.setattr(
+        study_module,
+        "execute_notebook",
+        lambda notebook, output, parameters, threads: ran.append(notebook.stem),
+    )
+    study = load_study(write_study(tmp_path, report=["results", "embeddings"]))
+    run_report(study, tmp_path / "out", tmp_path / "figures")
+    lines = capsys.readouterr().err.splitlines()
+    assert ran == ["results", "embeddings"]
+    assert lines[0].startswith("report 1/2: results") and lines[0].endswith("...")
+    assert lines[1].startswith("report 1/2: results done in ") and lines[1].endswith(" s")
+    assert lines[2].startswith("report 2/2: embeddings")

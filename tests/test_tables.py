@@ -11,6 +11,7 @@ from rsdml.tables import (
     latex_table,
     markdown_table,
     metric_label,
+    rate_frame,
     rate_series,
     summarise,
     table_metrics,
@@ -247,3 +248,28 @@ def test_rate_series_reads_rates_from_setting_names():
     assert stds[2] == pytest.approx(math.sqrt(0.005))  # sample std of 0.70 and 0.80
     assert series["trnsl"][0].tolist() == [0.5]  # no clean run: no point at 0
     assert rate_series(summarise(records), "labelled") == {}
+
+
+def test_rate_tables_start_with_the_clean_column():
+    records = [
+        {"method": "ce", "setting": "clean", "seed": 0, "knn@10": 0.923},
+        {"method": "ce", "setting": "uniform-0.3", "seed": 0, "knn@10": 0.893},
+        {"method": "ce", "setting": "uniform-0.1", "seed": 0, "knn@10": 0.897},
+        {"method": "ce", "setting": "labelled-0.1", "seed": 0, "knn@10": 0.5},
+        {"method": "srl", "setting": "clean", "seed": 0, "knn@10": 0.948},  # no noisy run
+        {"method": "rnsl", "setting": "uniform-0.1", "seed": 0, "knn@10": 0.929},
+    ]
+    frame = rate_frame(summarise(records), "uniform", zero_setting="clean")
+    # clean labels are noise rate 0: the first column, then the rates in increasing order
+    assert list(dict.fromkeys(frame["setting"])) == ["clean", "uniform-0.1", "uniform-0.3"]
+    assert sorted(set(frame["method"])) == ["ce", "rnsl"]
+    header = markdown_table(frame, metrics=["knn@10"], layout="wide").splitlines()[0]
+    assert header == "| Method | clean | uniform-0.1 | uniform-0.3 |"
+    rows = markdown_table(frame, metrics=["knn@10"], layout="wide").splitlines()[2:4]
+    assert rows == ["| ce | **92.3** | 89.7 | **89.3** |", "| rnsl | – | **92.9** | – |"]
+    # the curves read the same rows as the table
+    series = rate_series(summarise(records), "uniform", zero_setting="clean")
+    assert series["ce"][0].tolist() == [0.0, 0.1, 0.3]
+    # kinds without a rate-0 setting keep only their own rows
+    labelled = rate_frame(summarise(records), "labelled")
+    assert labelled["setting"].tolist() == ["labelled-0.1"]

@@ -18,7 +18,6 @@ import os
 import shutil
 import sys
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -29,7 +28,7 @@ from typing import Protocol
 
 from rsdml.errors import UserError
 from rsdml.runtime import progress as progress_bar
-from rsdml.storage import DATA_ENV
+from rsdml.storage import DATA_ENV, temporary_folder
 
 CHUNK_SIZE = 1 << 20
 USER_AGENT = "rsdml-downloader/1.0"
@@ -384,7 +383,7 @@ def extract_archive(path: Path | str, dest: Path | str) -> list[Path]:
     path, dest = Path(path), Path(dest)
     kind = check_archive(path, dest)
     dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".extract-{path.name}-", dir=dest))
+    staging = temporary_folder(dest, prefix=f".extract-{path.name}-")
     try:
         try:
             if kind == "zip":

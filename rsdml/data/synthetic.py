@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from rsdml.runtime import progress as progress_bar
-from rsdml.storage import atomic_write_json, cache_dir, content_key
+from rsdml.storage import atomic_write_json, cache_dir, content_key, temporary_folder
 
 GENERATOR_VERSION = 1
 DEFAULT_NUM_CLASSES = 10
@@ -858,7 +857,7 @@ def generate_synthetic(
     if folder.exists():
         shutil.rmtree(folder)  # not written by us (no manifest): rebuild it
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    staging = temporary_folder(folder.parent, prefix=f".{folder.name}-")
     try:
         classes = SYNTHETIC_CLASSES[:num_classes]
         jobs = [(name, index) for name in classes for index in range(images_per_class)]

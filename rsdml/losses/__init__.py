@@ -93,10 +93,21 @@ class MethodInfo:
             "family": self.family,
             "hooks": ", ".join(sorted(self.hooks)) or "-",
             "sampler": self.sampler,
-            "defaults": ", ".join(f"{key}={value!r}" for key, value in self.defaults.items()),
+            "defaults": ", ".join(f"{key}={_short(value)}" for key, value in self.defaults.items()),
             "description": self.description,
             "formula": self.formula,
         }
+
+
+def _short(value: Any) -> str:
+    """A default as a table shows it: floats to 4 significant digits (30/130 is 0.2308)."""
+    if isinstance(value, float):
+        text = f"{value:.4g}"
+        # 1.0 stays a float to the eye: check_params tells numbers from flags by their default
+        return text if any(mark in text for mark in ".en") else f"{text}.0"
+    if isinstance(value, (tuple, list)):
+        return "(" + ", ".join(_short(item) for item in value) + ")"
+    return repr(value)
 
 
 def _hyper_parameters(loss_class: type[MetricLoss]) -> dict[str, Any]:

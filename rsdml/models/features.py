@@ -96,6 +96,17 @@ def feature_cache_path(
     return cache_subdir("features") / f"{key}.pt"
 
 
+def features_cached(
+    backbone: Backbone | DeferredBackbone,
+    shape: Sequence[int],
+    view: str,
+    cache_parts: Sequence[Any],
+) -> bool:
+    """Whether :func:`extract_features` finds these features on disk (a damaged file counts as
+    cached here; it is recomputed when read)."""
+    return feature_cache_path(backbone, shape, view, cache_parts).is_file()
+
+
 def _read_cache(path: Path, expected: tuple[int, int]) -> Tensor | None:
     """The cached features, or None when absent or damaged (then they are recomputed)."""
     if not path.is_file():

@@ -25,7 +25,7 @@ from rsdml.errors import UserError
 from rsdml.evaluate import evaluate_embeddings, knn_accuracy, rank_analysis
 from rsdml.losses import METHODS, Batch, MetricLoss, create
 from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone, defer_backbone
-from rsdml.runtime import progress, resolve_device, seed_everything
+from rsdml.runtime import fixed_threads, progress, resolve_device, seed_everything
 from rsdml.train.checkpoint import RunFolder
 from rsdml.train.config import TrainConfig
 from rsdml.train.inputs import FeatureInputs, ImageInputs
@@ -456,7 +456,15 @@ class Trainer:
             self.loss.copy_pruning_from(selected_loss)
 
     def run(self) -> dict[str, Any]:
-        """Train (or resume), select on validation, evaluate on test; returns the metrics."""
+        """Train (or resume), select on validation, evaluate on test; returns the metrics.
+
+        Runs with :func:`rsdml.runtime.fixed_threads`: the same configuration gives the same
+        history and metrics on any core count and in any study worker.
+        """
+        with fixed_threads():
+            return self._run()
+
+    def _run(self) -> dict[str, Any]:
         if self.folder is not None:
             finished = self.folder.finished_metrics()
             if finished is not None:
@@ -636,12 +644,17 @@ def prepare_features(config: TrainConfig | dict[str, Any]) -> None:
     """Compute and cache the frozen-mode backbone features that a run of ``config`` will read.
 
     Runs that share a dataset, backbone, image size and views share these features; a study
-    prepares them once, with every core, before its workers start. A no-op in fine-tune mode.
+    prepares them once, before its workers start. A no-op in fine-tune mode.
+
+    Extracted with :func:`rsdml.runtime.fixed_threads`, like a run's own: EfficientNet-Lite0's
+    features of a small batch differ in the last bits between 1 and 2 threads, and the features
+    a study prepares must be those its cells would have extracted themselves.
     """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
     if config.resolved().mode == "frozen":
-        Trainer(config)._setup_inputs()
+        with fixed_threads():
+            Trainer(config)._setup_inputs()
 
 
 def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> dict[str, Any]:

@@ -16,6 +16,8 @@ import torch
 
 from rsdml.data import train_transform
 from rsdml.models import Backbone, DeferredBackbone, extract_features
+from rsdml.models.features import features_cached
+from rsdml.storage import cache_subdir, note
 
 
 def feature_cache_parts(
@@ -30,6 +32,43 @@ def feature_cache_parts(
     if subset is None:
         return (images_key, "all", image_size)
     return (images_key, "subset", image_size, np.asarray(subset).tolist())
+
+
+def announce_embedding(
+    backbone: Backbone | DeferredBackbone,
+    shape: tuple[int, ...],
+    files_key: str,
+    image_size: int,
+    views: tuple[str, ...],
+    augmented: np.ndarray,
+) -> None:
+    """Say on stderr, before the work, how many views and images are left to embed.
+
+    The first frozen run on a dataset embeds every view of its training images, which takes
+    minutes on a CPU with no other sign of life than a progress bar (often switched off in
+    studies); the line also says that the work is done once. Silent when everything is cached.
+    """
+    subset_shape = (len(augmented), *shape[1:])
+    left = []
+    for view in dict.fromkeys(("plain", *views)):
+        count, parts = (
+            (shape[0], feature_cache_parts(files_key, image_size))
+            if view == "plain"
+            else (len(augmented), feature_cache_parts(files_key, image_size, augmented))
+        )
+        if count and not features_cached(
+            backbone, shape if view == "plain" else subset_shape, view, parts
+        ):
+            left.append((view, count))
+    if not left:
+        return
+    total = sum(count for _, count in left)
+    detail = ", ".join(f"{view} {count}" for view, count in left)
+    note(
+        f"embedding {len(left)} view(s) of the images with {backbone.name}: {total} image "
+        f"passes ({detail}); the features are cached in {cache_subdir('features')} and every "
+        "later run on these images reads them from there"
+    )
 
 
 class FeatureInputs:
@@ -67,6 +106,7 @@ class FeatureInputs:
         ``files_key`` is the decoded-image cache key of ``images`` (``RunData.files_key``), which
         the feature cache key includes (:func:`feature_cache_parts`).
         """
+        announce_embedding(backbone, images.shape, files_key, image_size, views, augmented)
         plain = extract_features(
             backbone,
             images,

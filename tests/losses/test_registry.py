@@ -61,6 +61,14 @@ def test_method_info_is_complete(name):
     assert row["name"] == name and all(isinstance(value, str) for value in row.values())
 
 
+def test_the_table_row_shows_defaults_short():
+    row = METHODS["trnsl"].as_row()
+    assert "prune_start=0.3077" in row["defaults"] and "resume='current'" in row["defaults"]
+    assert "momentum_schedule=((0.0, 0.5), (0.6154, 0.8)" in METHODS["snca_mb"].as_row()["defaults"]
+    assert "threshold=1.0" in METHODS["dcnn"].as_row()["defaults"]
+    assert METHODS["trnsl"].as_row()["hooks"] == "pruning"
+
+
 def test_hooks_and_samplers_follow_the_spec():
     hooks = {name: METHODS[name].hooks for name in NAMES if METHODS[name].hooks}
     assert hooks == {

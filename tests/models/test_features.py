@@ -127,6 +127,17 @@ def test_cache_hit_returns_identical_features_without_recomputing(tmp_path):
     assert other_object.trunk.images_seen == 0
 
 
+def test_features_cached_says_what_extract_features_will_find():
+    from rsdml.models.features import features_cached
+
+    images, backbone, parts = _images(), _fake_backbone(), ("filelist-abc", "train", SIZE)
+    assert not features_cached(backbone, images.shape, "hflip", parts)
+    extract_features(backbone, images, view="hflip", cache_parts=parts)
+    assert features_cached(backbone, images.shape, "hflip", parts)
+    assert not features_cached(backbone, images.shape, "vflip", parts)
+    assert not features_cached(_fake_backbone("fake-2"), images.shape, "hflip", parts)
+
+
 def test_cache_key_covers_view_parts_weights_and_shape():
     images = _images()
     backbone = _fake_backbone()

@@ -76,3 +76,35 @@ def test_feature_cache_follows_the_image_cache_key(tmp_path, monkeypatch, flatte
     assert backbone.trunk.seen == 14
     assert feature_cache_parts("k", 4) != feature_cache_parts("k", 4, np.array([1, 3]))
     assert feature_cache_parts("k", 4)[0] == "k"
+
+
+def test_embedding_is_announced_once_before_the_work(
+    tmp_path, monkeypatch, capsys, flatten_backbone
+):
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
+    backbone = flatten_backbone(4)
+    images = np.random.default_rng(0).integers(0, 256, (5, 3, 4, 4), dtype=np.uint8)
+
+    def build(views: tuple[str, ...]) -> None:
+        FeatureInputs.build(
+            backbone,
+            images,
+            files_key="images-key",
+            image_size=4,
+            views=views,
+            augmented=np.array([1, 3]),
+            device="cpu",
+            progress=False,
+        )
+
+    build(("plain", "hflip", "vflip"))
+    [line] = capsys.readouterr().err.splitlines()
+    # plain of all five images, two extra views of the two augmented ones
+    assert "3 view(s)" in line and "9 image passes" in line
+    assert "plain 5, hflip 2, vflip 2" in line
+    assert str(tmp_path / "cache" / "features") in line and "later run" in line
+    build(("plain", "hflip", "vflip", "rot90"))
+    [line] = capsys.readouterr().err.splitlines()
+    assert "1 view(s)" in line and "2 image passes (rot90 2)" in line
+    build(("plain", "hflip"))
+    assert capsys.readouterr().err == ""  # everything cached: nothing to announce
