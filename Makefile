@@ -20,6 +20,7 @@ venv: $(STAMP) $(LAB_SETTINGS)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "make: $(PYTHON) not found; install Python >= 3.10 or run make PYTHON=/path/to/python3"; exit 1; }
+	@echo "make: creating $(VENV) and installing rsdml with its dependencies (about 6 GB on a fresh machine: a few minutes without output)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev,lab]"
