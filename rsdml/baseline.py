@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from rsdml.data import make_split
+from rsdml.data import Split, make_split
 from rsdml.evaluate import evaluate_embeddings
-from rsdml.models import create_backbone
+from rsdml.models import Backbone, create_backbone
+from rsdml.runtime import fixed_threads
 from rsdml.train.inputs import FeatureInputs
-from rsdml.train.prepare import load_scene_images
+from rsdml.train.prepare import SceneImages, load_scene_images
 
 
 def evaluate_backbone(
@@ -53,7 +54,22 @@ def evaluate_backbone(
     scenes = loaded.scenes
     split = make_split(scenes, fractions=fractions, seed=split_seed)
     model = create_backbone(backbone, pretrained=pretrained, weights=weights)
-    # The training engine's own path to the plain features, so both share one cache entry.
+    # The training engine's own path to the plain features, so both share one cache entry; with
+    # the runs' thread count, so the entry does not depend on which command computed it first.
+    with fixed_threads():
+        return _evaluate_features(model, loaded, split, image_size, device, progress)
+
+
+def _evaluate_features(
+    model: Backbone,
+    loaded: SceneImages,
+    split: Split,
+    image_size: int,
+    device: str,
+    progress: bool | None,
+) -> dict[str, float]:
+    """The plain features of every image, L2-normalised, evaluated test against train."""
+    scenes = loaded.scenes
     inputs = FeatureInputs.build(
         model,
         loaded.images,
