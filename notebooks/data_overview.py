@@ -20,12 +20,6 @@
 # class, the sizes of the papers' per-class split, and the transition matrices of the label noise
 # that the study's noisy settings applied to the training labels.
 
-# %%
-# Each figure shows once, below the cell that draws it. The inline backend is switched on here,
-# before the first figure: rsdml.plots draws inside a matplotlib rc_context, which would switch
-# it back off if it first loaded in there, and later figures would not show.
-# %matplotlib inline
-
 # %% tags=["parameters"]
 # The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
 # working folder: the notebook finds the study when run from JupyterLab, jupytext or papermill.

@@ -20,12 +20,6 @@
 # setting the training images whose label was corrupted are drawn as crosses: a robust method
 # keeps them inside their true class's cluster.
 
-# %%
-# Each figure shows once, below the cell that draws it. The inline backend is switched on here,
-# before the first figure: rsdml.plots draws inside a matplotlib rc_context, which would switch
-# it back off if it first loaded in there, and later figures would not show.
-# %matplotlib inline
-
 # %% tags=["parameters"]
 # The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
 # working folder: the notebook finds the study when run from JupyterLab, jupytext or papermill.

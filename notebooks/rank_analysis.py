@@ -22,12 +22,6 @@
 # λ = 1 on the same labelled images. The engine records, after every epoch, the effective rank of P
 # over the unlabelled pool and of the embeddings; the final singular values are in `metrics.json`.
 
-# %%
-# Each figure shows once, below the cell that draws it. The inline backend is switched on here,
-# before the first figure: rsdml.plots draws inside a matplotlib rc_context, which would switch
-# it back off if it first loaded in there, and later figures would not show.
-# %matplotlib inline
-
 # %% tags=["parameters"]
 # The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
 # working folder: the notebook finds the study when run from JupyterLab, jupytext or papermill.

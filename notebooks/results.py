@@ -19,12 +19,6 @@
 # Reads every finished cell of a study folder (written by `rsdml study`) and regenerates the
 # result tables and figures into `figures_dir`. Nothing is trained here.
 
-# %%
-# Each figure shows once, below the cell that draws it. The inline backend is switched on here,
-# before the first figure: rsdml.plots draws inside a matplotlib rc_context, which would switch
-# it back off if it first loaded in there, and later figures would not show.
-# %matplotlib inline
-
 # %% tags=["parameters"]
 # The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
 # working folder: the notebook finds the study when run from JupyterLab, jupytext or papermill.

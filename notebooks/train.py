@@ -25,12 +25,6 @@
 # per-epoch history), `embeddings.npz`, checkpoints and the figures below. Re-running with the same
 # parameters returns the finished result at once; an interrupted run resumes.
 
-# %%
-# Each figure shows once, below the cell that draws it. The inline backend is switched on here,
-# before the first figure: rsdml.plots draws inside a matplotlib rc_context, which would switch
-# it back off if it first loaded in there, and later figures would not show.
-# %matplotlib inline
-
 # %% tags=["parameters"]
 # The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
 # working folder: the notebook finds the study when run from JupyterLab, jupytext or papermill.
@@ -64,6 +58,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from rsdml.metric_names import PAPER_METRICS
 from rsdml.plots import plot_learning_curves, save_figure, use_style
 from rsdml.train import TrainConfig, fit
 
@@ -85,7 +80,7 @@ print(f"best epoch {metrics['best_epoch']} of {len(metrics['history'])}")
 # ## Test metrics: untrained embedding against the trained one
 
 # %%
-names = ["knn@1", "knn@5", "knn@10", "acc", "nmi", "map@20", "map@50", "map@100"]
+names = list(PAPER_METRICS)
 table = pd.DataFrame(
     [metrics["untrained"], metrics["test"]], index=["untrained", f"{method} (selected)"]
 )[names]

@@ -21,9 +21,8 @@ from rsdml import rundir
 from rsdml.data import read_image
 from rsdml.evaluate import precision_recall_curve, ranked_hits_chunks, top_k
 from rsdml.losses import METHODS, available
+from rsdml.metric_names import PAPER_METRICS
 from rsdml.tables import metric_label, summarise, write_tables
-
-PAPER_METRICS = ("knn@1", "knn@5", "knn@10", "acc", "nmi", "map@20", "map@50", "map@100")
 
 
 @dataclass
@@ -50,6 +49,13 @@ class Run:
     def files(self) -> list[str]:
         """Image paths of the dataset, in index order."""
         return rundir.read_json(self.folder / rundir.SPLIT, what="the run's split")["files"]
+
+    @property
+    def retrieval_problem(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(query, query_labels, database, database_labels)`` of the study's protocol: the
+        test embeddings against the training embeddings with the archive's clean labels."""
+        arrays = self.embeddings
+        return arrays["test"], arrays["test_labels"], arrays["train"], arrays["train_clean"]
 
     def curve(self, key: str = "val_knn@10") -> list[float]:
         """A per-epoch series of the history."""
@@ -121,14 +127,7 @@ def pr_curves(runs: list[Run], points: int = 21) -> dict[str, tuple[np.ndarray, 
     """Precision-recall curve of each run (test queries against the clean-labelled database)."""
     curves = {}
     for run in runs:
-        arrays = run.embeddings
-        curves[run.method] = precision_recall_curve(
-            arrays["test"],
-            arrays["test_labels"],
-            arrays["train"],
-            arrays["train_clean"],
-            points=points,
-        )
+        curves[run.method] = precision_recall_curve(*run.retrieval_problem, points=points)
     return curves
 
 
@@ -167,16 +166,9 @@ class Gallery:
 def query_average_precision(run: Run) -> np.ndarray:
     """Average precision of every test query of a run, over its whole ranking of the training
     images (the database; relevant: the query's class by the archive's clean labels)."""
-    arrays = run.embeddings
     chunks = [
         hits.average_precision()
-        for _, hits in ranked_hits_chunks(
-            arrays["test"],
-            arrays["test_labels"],
-            arrays["train"],
-            arrays["train_clean"],
-            device="cpu",
-        )
+        for _, hits in ranked_hits_chunks(*run.retrieval_problem, device="cpu")
     ]
     return torch.cat(chunks).numpy()
 
@@ -216,6 +208,7 @@ def retrieval_gallery(
     files = run.files
 
     def image(index: int) -> np.ndarray:
+        """The dataset's image ``index`` as (3, size, size) uint8."""
         return read_image(files[int(index)], size).transpose(2, 0, 1)
 
     ap = float(average_precision[query])

@@ -128,6 +128,14 @@ def describe_os_error(error: OSError, out: str | os.PathLike | None = None) -> s
     return f"permission denied on {shown}; give this user access to it, or {elsewhere}"
 
 
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """Mixed precision on CUDA (bf16 where supported, else fp16); plain float32 elsewhere."""
+    if device.type != "cuda":
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, NumPy and torch; return a torch generator seeded the same way for samplers."""
     random.seed(seed)

@@ -228,7 +228,7 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, default=default) + "\n")
 
 
-def atomic_save_torch(obj: Any, path: str | os.PathLike) -> Path:
+def atomic_save_torch(path: str | os.PathLike, obj: Any) -> Path:
     """``torch.save`` atomically."""
     import torch
 

@@ -31,7 +31,6 @@ from rsdml.storage import atomic_write_text
 
 __all__ = [
     "KEY_COLUMNS",
-    "METRIC_ORDER",
     "latex_table",
     "markdown_table",
     "metric_label",
@@ -41,9 +40,6 @@ __all__ = [
     "table_metrics",
     "write_tables",
 ]
-
-#: The study's metric names, in the order tables show them.
-METRIC_ORDER: tuple[str, ...] = METRIC_NAMES
 
 #: Columns of a summary frame that identify a row rather than measure something.
 KEY_COLUMNS: tuple[str, ...] = ("method", "setting", "n_seeds")
@@ -89,8 +85,8 @@ def _record_metrics(records: Sequence[Mapping[str, Any]]) -> list[str]:
                 continue
             numeric[key] = numeric.get(key, True) and (value is None or _is_number(value))
     names = [key for key, is_numeric in numeric.items() if is_numeric]
-    return [name for name in METRIC_ORDER if name in names] + [
-        name for name in names if name not in METRIC_ORDER
+    return [name for name in METRIC_NAMES if name in names] + [
+        name for name in names if name not in METRIC_NAMES
     ]
 
 
@@ -114,7 +110,7 @@ def summarise(
             in order of first appearance.
         setting_order: the same for settings (rows are grouped by setting, then method).
         metrics: which metrics to summarise; default every numeric key of the records
-            (the study's metrics first in :data:`METRIC_ORDER`, then any others).
+            (the study's metrics first in :data:`METRIC_NAMES`, then any others).
 
     Returns:
         A frame with columns ``method``, ``setting``, ``n_seeds``, then ``<metric>_mean`` and
@@ -124,6 +120,24 @@ def summarise(
         ValueError: when there are no records, a record lacks ``method`` or ``setting``, a
             requested metric is absent, or the same seed appears twice for a method and setting.
     """
+    names = _summarised_metrics(records, metrics)
+    groups = _group_records(records)
+    methods = _ordered((method for method, _ in groups), method_order)
+    settings = _ordered((setting for _, setting in groups), setting_order)
+    rows = [
+        _summary_row(method, setting, groups[(method, setting)], names)
+        for setting in settings
+        for method in methods
+        if groups.get((method, setting))
+    ]
+    columns = list(KEY_COLUMNS) + [f"{name}_{part}" for name in names for part in ("mean", "std")]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _summarised_metrics(
+    records: Sequence[Mapping[str, Any]], metrics: Sequence[str] | None
+) -> list[str]:
+    """The metrics :func:`summarise` folds, after checking every record names its run."""
     if not records:
         raise ValueError("summarise() got no records; pass one dict per (method, setting, seed)")
     for position, record in enumerate(records):
@@ -139,7 +153,13 @@ def summarise(
         raise ValueError(
             f"metrics {absent} appear in no record; available: {_record_metrics(records)}"
         )
+    return names
 
+
+def _group_records(
+    records: Sequence[Mapping[str, Any]],
+) -> dict[tuple[str, str], list[Mapping[str, Any]]]:
+    """The records by (method, setting), refusing a seed that appears twice in a group."""
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for record in records:
         groups.setdefault((str(record["method"]), str(record["setting"])), []).append(record)
@@ -151,30 +171,26 @@ def summarise(
                 f"method {method!r}, setting {setting!r} has seed(s) {duplicates} more than once; "
                 "drop the repeated records (a re-run should replace its earlier record)"
             )
+    return groups
 
-    methods = _ordered((method for method, _ in groups), method_order)
-    settings = _ordered((setting for _, setting in groups), setting_order)
-    rows = []
-    for setting in settings:
-        for method in methods:
-            members = groups.get((method, setting))
-            if not members:
-                continue
-            row: dict[str, Any] = {"method": method, "setting": setting, "n_seeds": len(members)}
-            for name in names:
-                values = np.array(
-                    [float(m[name]) for m in members if m.get(name) is not None], dtype=np.float64
-                )
-                if values.size == 0:
-                    mean = std = math.nan
-                else:
-                    mean = float(values.mean())
-                    std = float(values.std(ddof=1)) if values.size > 1 else 0.0
-                row[f"{name}_mean"] = mean
-                row[f"{name}_std"] = std
-            rows.append(row)
-    columns = list(KEY_COLUMNS) + [f"{name}_{part}" for name in names for part in ("mean", "std")]
-    return pd.DataFrame(rows, columns=columns)
+
+def _summary_row(
+    method: str, setting: str, members: Sequence[Mapping[str, Any]], names: Sequence[str]
+) -> dict[str, Any]:
+    """One row of the summary: the mean and sample std over the seeds of each metric."""
+    row: dict[str, Any] = {"method": method, "setting": setting, "n_seeds": len(members)}
+    for name in names:
+        values = np.array(
+            [float(m[name]) for m in members if m.get(name) is not None], dtype=np.float64
+        )
+        if values.size == 0:
+            mean = std = math.nan
+        else:
+            mean = float(values.mean())
+            std = float(values.std(ddof=1)) if values.size > 1 else 0.0
+        row[f"{name}_mean"] = mean
+        row[f"{name}_std"] = std
+    return row
 
 
 def table_metrics(frame: pd.DataFrame) -> list[str]:
@@ -209,7 +225,7 @@ _Cell = tuple[float, float, bool, bool]
 
 def _display_value(name: str, value: float) -> float:
     """Percent for the study's metrics (fractions), the raw value for anything else."""
-    return 100.0 * value if name in METRIC_ORDER else value
+    return 100.0 * value if name in METRIC_NAMES else value
 
 
 def _cells(frame: pd.DataFrame, names: Sequence[str]) -> dict[tuple[int, str], _Cell]:
@@ -223,7 +239,7 @@ def _cells(frame: pd.DataFrame, names: Sequence[str]) -> dict[tuple[int, str], _
             }
             finite = [value for value in shown.values() if math.isfinite(value)]
             # Every study metric is higher-is-better; ties at the printed precision are all bold.
-            best = max(finite) if finite and name in METRIC_ORDER else None
+            best = max(finite) if finite and name in METRIC_NAMES else None
             for index in block.index:
                 std = _display_value(name, float(block.at[index, f"{name}_std"]))
                 with_std = int(block.at[index, "n_seeds"]) > 1 and math.isfinite(std)
@@ -281,7 +297,7 @@ def _note(frame: pd.DataFrame, names: Sequence[str]) -> str:
     else:
         seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         spread = f"mean ± sample std over {seeds} seeds"
-    units = " in %" if any(name in METRIC_ORDER for name in names) else ""
+    units = " in %" if any(name in METRIC_NAMES for name in names) else ""
     return f"Values: {spread}{units}; bold: best per setting."
 
 

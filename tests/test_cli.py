@@ -242,7 +242,7 @@ def test_other_os_errors_keep_their_traceback(monkeypatch):
     def broken(args):
         raise OSError(errno.EIO, "Input/output error", "/dev/sda")
 
-    monkeypatch.setattr("rsdml.cli.cmd_methods", broken)
+    monkeypatch.setattr("rsdml.cli.commands.cmd_methods", broken)
     with pytest.raises(OSError, match="Input/output"):
         main(["methods"])
 
@@ -251,7 +251,7 @@ def test_bugs_keep_their_traceback(monkeypatch):
     def broken(args):
         raise AttributeError("a bug")
 
-    monkeypatch.setattr("rsdml.cli.cmd_methods", broken)
+    monkeypatch.setattr("rsdml.cli.commands.cmd_methods", broken)
     with pytest.raises(AttributeError, match="a bug"):
         main(["methods"])
 

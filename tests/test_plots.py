@@ -21,6 +21,8 @@ from matplotlib.legend import Legend  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from rsdml import plots  # noqa: E402
+from rsdml.plots import colours as plot_colours  # noqa: E402
+from rsdml.plots import style as plot_style  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 PDF_MAGIC = b"%PDF-"
@@ -139,7 +141,7 @@ def test_categorical_colors_are_distinct_and_stable() -> None:
 def test_palette_lab_conversion_matches_skimage() -> None:
     colours = ["#000000", "#ffffff", "#0072B2", "#D55E00", "#808080"]
     rgb = np.array([matplotlib.colors.to_rgb(c) for c in colours])
-    ours = plots._linear_to_lab(plots._srgb_to_linear(rgb))
+    ours = plot_colours.linear_to_lab(plot_colours.srgb_to_linear(rgb))
     np.testing.assert_allclose(ours, _lab(colours), atol=0.05)
 
 
@@ -460,10 +462,10 @@ def test_plot_retrieval_gallery_frames() -> None:
 
 
 def test_gallery_captions_wrap_at_spaces_only() -> None:
-    wrapped = plots._wrap("mediumresidential parking lot", 0.6)
+    wrapped = plot_style.wrap_text("mediumresidential parking lot", 0.6)
     lines = wrapped.split("\n")
     assert lines == ["mediumresidential", "parking lot"]  # the long word is whole, on its own
-    assert plots._text_width_in("parking lot") <= 0.6
+    assert plot_style.text_width_in("parking lot") <= 0.6
     assert not any(line.endswith("-") for line in lines)
 
 
@@ -486,7 +488,7 @@ def test_gallery_captions_keep_words_whole(names: list[str]) -> None:
         assert caption.split() == name.replace("_", " ").split()
         assert "-" not in caption
         width = ax.get_window_extent().width / fig.dpi
-        assert all(plots._text_width_in(line) <= width + 0.02 for line in caption.split("\n"))
+        assert all(plot_style.text_width_in(line) <= width + 0.02 for line in caption.split("\n"))
     assert fig._suptitle.get_text() == "run x"
     _assert_readable(fig)
 

@@ -103,3 +103,10 @@ def test_disk_full_without_a_file_name_names_both_fixes():
     message = describe_os_error(OSError(errno.ENOSPC, "No space left on device"))
     assert "no space left" in message and "free space" in message
     assert "--out" in message and "RSDML_CACHE" in message
+
+
+def test_autocast_is_full_precision_on_the_cpu():
+    from rsdml.runtime import autocast
+
+    with autocast(torch.device("cpu")):
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.float32

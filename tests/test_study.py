@@ -15,7 +15,6 @@ import pytest
 import yaml
 from papermill.translators import PythonTranslator
 
-from rsdml import study as study_module
 from rsdml.errors import UserError
 from rsdml.execution import NOTEBOOKS_DIR
 from rsdml.study import (
@@ -29,6 +28,7 @@ from rsdml.study import (
     run_report,
     run_study,
 )
+from rsdml.study import runner as runner_module
 from rsdml.train import TrainConfig
 
 TINY_STUDY = {
@@ -344,7 +344,7 @@ def test_a_cell_is_done_only_when_its_run_is_complete(tmp_path):
 def fake_cells(monkeypatch, unwritable):
     """Replace notebook execution: seed 0 fails, the others write metrics; the records of the
     seeds in ``unwritable`` cannot be written (no space left on the device)."""
-    real_write = study_module.atomic_write_json
+    real_write = runner_module.atomic_write_json
 
     def execute(notebook, output, parameters, threads, kernel=None):
         if parameters["config"]["seed"] == 0:
@@ -357,9 +357,9 @@ def fake_cells(monkeypatch, unwritable):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(path, data)
 
-    monkeypatch.setattr(study_module, "execute_notebook", execute)
-    monkeypatch.setattr(study_module, "atomic_write_json", write)
-    monkeypatch.setattr(study_module, "prepare_shared_features", lambda cells: None)
+    monkeypatch.setattr(runner_module, "execute_notebook", execute)
+    monkeypatch.setattr(runner_module, "atomic_write_json", write)
+    monkeypatch.setattr(runner_module, "prepare_shared_features", lambda cells: None)
 
 
 def test_a_record_that_cannot_be_written_fails_its_cell_and_the_study_goes_on(
@@ -382,14 +382,14 @@ def test_a_record_that_cannot_be_written_fails_its_cell_and_the_study_goes_on(
 @pytest.mark.parametrize("name", ["study.json", "summary.json"])
 def test_an_unwritable_study_file_is_a_user_error_naming_the_folder(tmp_path, monkeypatch, name):
     fake_cells(monkeypatch, unwritable=set())
-    real_write = study_module.atomic_write_json
+    real_write = runner_module.atomic_write_json
 
     def write(path, data):
         if path.name == name:
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_write(path, data)
 
-    monkeypatch.setattr(study_module, "atomic_write_json", write)
+    monkeypatch.setattr(runner_module, "atomic_write_json", write)
     out = tmp_path / "out"
     with pytest.raises(StudyError, match=rf"cannot write {name} in the study folder {out}: No sp"):
         run_study(write_study(tmp_path, seeds=[1]), out=out, report=False)
@@ -403,7 +403,7 @@ def test_an_output_folder_that_cannot_be_made_is_a_user_error(tmp_path):
 
 
 def test_a_failed_cell_is_summarised_in_one_line():
-    from rsdml.study import _failure_line
+    from rsdml.study.runner import _failure_line
 
     class NotebookFailed(Exception):  # the attributes papermill's execution error carries
         ename = "OSError"
@@ -436,8 +436,8 @@ def finishing_cells(monkeypatch, failing=()):
             (folder / name).write_text("{}")
         (folder / "metrics.json").write_text(json.dumps({"run": len(seen), "seconds": 30.0}))
 
-    monkeypatch.setattr(study_module, "execute_notebook", execute)
-    monkeypatch.setattr(study_module, "prepare_shared_features", lambda cells: None)
+    monkeypatch.setattr(runner_module, "execute_notebook", execute)
+    monkeypatch.setattr(runner_module, "prepare_shared_features", lambda cells: None)
     return seen
 
 
@@ -537,7 +537,7 @@ def test_a_rerun_pattern_that_names_no_cell_is_refused(tmp_path, monkeypatch):
 def test_the_report_announces_each_notebook_and_times_it(tmp_path, monkeypatch, capsys):
     ran = []
     monkeypatch.setattr(
-        study_module,
+        runner_module,
         "execute_notebook",
         lambda notebook, output, parameters, threads: ran.append(notebook.stem),
     )

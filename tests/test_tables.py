@@ -230,15 +230,20 @@ def test_write_tables_files(tmp_path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in paths)
 
 
+def _knn10(method: str, setting: str, seed: int, value: float) -> dict:
+    """A per-seed record holding only kNN@10."""
+    return {"method": method, "setting": setting, "seed": seed, "knn@10": value}
+
+
 def test_rate_series_reads_rates_from_setting_names():
     records = [
-        {"method": "nsl", "setting": "clean", "seed": 0, "knn@10": 0.95},
-        {"method": "nsl", "setting": "uniform-0.5", "seed": 0, "knn@10": 0.70},
-        {"method": "nsl", "setting": "uniform-0.5", "seed": 1, "knn@10": 0.80},
-        {"method": "nsl", "setting": "uniform-0.1", "seed": 0, "knn@10": 0.90},
-        {"method": "nsl", "setting": "dependent-0.1", "seed": 0, "knn@10": 0.5},
-        {"method": "srl", "setting": "clean", "seed": 0, "knn@10": 0.96},  # no noisy runs
-        {"method": "trnsl", "setting": "uniform-0.5", "seed": 0, "knn@10": 0.85},
+        _knn10("nsl", "clean", 0, 0.95),
+        _knn10("nsl", "uniform-0.5", 0, 0.70),
+        _knn10("nsl", "uniform-0.5", 1, 0.80),
+        _knn10("nsl", "uniform-0.1", 0, 0.90),
+        _knn10("nsl", "dependent-0.1", 0, 0.5),
+        _knn10("srl", "clean", 0, 0.96),  # no noisy runs
+        _knn10("trnsl", "uniform-0.5", 0, 0.85),
     ]
     series = rate_series(summarise(records), "uniform", zero_setting="clean")
     assert list(series) == ["nsl", "trnsl"]
@@ -252,12 +257,12 @@ def test_rate_series_reads_rates_from_setting_names():
 
 def test_rate_tables_start_with_the_clean_column():
     records = [
-        {"method": "ce", "setting": "clean", "seed": 0, "knn@10": 0.923},
-        {"method": "ce", "setting": "uniform-0.3", "seed": 0, "knn@10": 0.893},
-        {"method": "ce", "setting": "uniform-0.1", "seed": 0, "knn@10": 0.897},
-        {"method": "ce", "setting": "labelled-0.1", "seed": 0, "knn@10": 0.5},
-        {"method": "srl", "setting": "clean", "seed": 0, "knn@10": 0.948},  # no noisy run
-        {"method": "rnsl", "setting": "uniform-0.1", "seed": 0, "knn@10": 0.929},
+        _knn10("ce", "clean", 0, 0.923),
+        _knn10("ce", "uniform-0.3", 0, 0.893),
+        _knn10("ce", "uniform-0.1", 0, 0.897),
+        _knn10("ce", "labelled-0.1", 0, 0.5),
+        _knn10("srl", "clean", 0, 0.948),  # no noisy run
+        _knn10("rnsl", "uniform-0.1", 0, 0.929),
     ]
     frame = rate_frame(summarise(records), "uniform", zero_setting="clean")
     # clean labels are noise rate 0: the first column, then the rates in increasing order

@@ -1,14 +1,18 @@
 """rsdml.data: images on disk -> scene lists, splits, label noise and decoded image arrays.
 
-The flow is ``load_scene_list(name)`` (which files, which labels) -> ``make_split`` (the papers'
-per-class 70/10/20 protocol) -> optional ``labelled_subset`` / ``add_label_noise`` on the training
-part -> ``cached_images`` (decode once, reuse) -> ``ImageArrayDataset`` for PyTorch.
+The flow is ``load_scene_list(name)`` (which files, which labels: a ``SceneList``) ->
+``make_split`` (the papers' per-class 70/10/20 protocol) -> optional ``labelled_subset`` /
+``add_label_noise`` on the training part -> ``cached_images`` (decode once, reuse) ->
+``ImageArrayDataset`` for PyTorch.
+
+Modules: ``scenes`` (SceneList and folder scanning), ``datasets/`` (one module per dataset, the
+base classes and the registry), ``download``, ``images`` (decoding and its cache), ``splits``,
+``noise`` (label noise and the published noise tables) and ``synthetic/`` (the embedded scenes).
 """
 
 from rsdml.data.datasets import (
     AID,
     DATASETS,
-    IMAGE_EXTENSIONS,
     NWPURESISC45,
     EuroSAT,
     ImageFolderScenes,
@@ -16,7 +20,6 @@ from rsdml.data.datasets import (
     NotDownloadableError,
     PatternNet,
     SceneDataset,
-    SceneList,
     SyntheticScenes,
     UCMerced,
     UnknownDatasetError,
@@ -25,6 +28,7 @@ from rsdml.data.datasets import (
     dataset_class,
     list_datasets,
     load_scene_list,
+    register_dataset,
 )
 from rsdml.data.download import (
     ArchiveError,
@@ -45,11 +49,14 @@ from rsdml.data.images import (
     train_transform,
 )
 from rsdml.data.noise import (
+    DATASETS_WITH_NOISE_TABLES,
     NOISE_KINDS,
     NoisyLabels,
     add_label_noise,
+    has_noise_table,
     transition_matrix,
 )
+from rsdml.data.scenes import IMAGE_EXTENSIONS, SceneList
 from rsdml.data.splits import Split, SplitError, labelled_subset, make_split, split_counts
 from rsdml.data.synthetic import SYNTHETIC_CLASSES, generate_synthetic, render_scene
 
@@ -57,6 +64,7 @@ __all__ = [
     "AID",
     "ArchiveError",
     "DATASETS",
+    "DATASETS_WITH_NOISE_TABLES",
     "IMAGE_EXTENSIONS",
     "NOISE_KINDS",
     "NWPURESISC45",
@@ -90,11 +98,13 @@ __all__ = [
     "download_url",
     "extract_archive",
     "generate_synthetic",
+    "has_noise_table",
     "labelled_subset",
     "list_datasets",
     "load_scene_list",
     "make_split",
     "read_image",
+    "register_dataset",
     "render_scene",
     "split_counts",
     "train_transform",

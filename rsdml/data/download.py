@@ -212,31 +212,7 @@ def download_url(
             _note(f"{error}; deleted it, downloading {url} again")
             path.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
-    last_error: BaseException | None = None
-    try:
-        for _attempt in range(retries + 1):
-            try:
-                _fetch_once(
-                    url, part, timeout=timeout, progress=progress, desc=f"download {path.name}"
-                )
-                last_error = None
-                break
-            except urllib.error.HTTPError as error:
-                last_error = error
-                if 400 <= error.code < 500 and error.code not in (408, 429):
-                    break  # not found / forbidden: retrying will not help
-            except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-                last_error = error
-    except KeyboardInterrupt:
-        # The interrupt itself is not an error to report, but the user should know the bytes
-        # already fetched are not lost.
-        _note(f"download of {url} interrupted. {_kept(part)}")
-        raise
-    if last_error is not None:
-        raise DownloadError(
-            f"could not download {url} to {path}: {last_error}. {_kept(part)} "
-            f"{manual_hint(path.parent, [url])}"
-        ) from last_error
+    _fetch_with_retries(url, path, part, retries=retries, timeout=timeout, progress=progress)
     try:
         _verify(part, md5=md5, sha256=sha256, check=check)
     except (ChecksumError, ArchiveError) as error:
@@ -249,6 +225,40 @@ def download_url(
         ) from None
     os.replace(part, path)
     return path
+
+
+def _fetch_with_retries(
+    url: str, path: Path, part: Path, *, retries: int, timeout: float, progress: bool | None
+) -> None:
+    """Fetch ``url`` into ``part``, resuming, with up to ``retries`` extra attempts.
+
+    Raises:
+        DownloadError: every attempt failed (or a client error made retrying pointless); the
+            partial file is kept so that the next call resumes.
+    """
+    last_error: BaseException | None = None
+    try:
+        for _attempt in range(retries + 1):
+            try:
+                _fetch_once(
+                    url, part, timeout=timeout, progress=progress, desc=f"download {path.name}"
+                )
+                return
+            except urllib.error.HTTPError as error:
+                last_error = error
+                if 400 <= error.code < 500 and error.code not in (408, 429):
+                    break  # not found / forbidden: retrying will not help
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+                last_error = error
+    except KeyboardInterrupt:
+        # The interrupt itself is not an error to report, but the user should know the bytes
+        # already fetched are not lost.
+        _note(f"download of {url} interrupted. {_kept(part)}")
+        raise
+    raise DownloadError(
+        f"could not download {url} to {path}: {last_error}. {_kept(part)} "
+        f"{manual_hint(path.parent, [url])}"
+    ) from last_error
 
 
 def _verify(

@@ -161,6 +161,8 @@ DEPENDENT_TABLES: dict[str, dict[str, dict[str, int]]] = {
     "aid": AID_DEPENDENT,
     "nwpu_resisc45": NWPU_DEPENDENT,
 }
+# The datasets (registry names) with a published noise table; everything else reads the tables.
+DATASETS_WITH_NOISE_TABLES: tuple[str, ...] = tuple(DEPENDENT_TABLES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -188,6 +190,14 @@ def _dataset_key(dataset: str) -> str:
     if key not in aliases:
         raise KeyError(dataset)
     return aliases[key]
+
+
+def has_noise_table(dataset: str) -> bool:
+    """Whether ``dataset`` has a published class-dependent noise table (the ``dependent`` kind)."""
+    try:
+        return _dataset_key(dataset) in DEPENDENT_TABLES
+    except KeyError:
+        return False
 
 
 def table_matrix(

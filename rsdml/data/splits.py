@@ -19,14 +19,12 @@ import random
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from rsdml.data.scenes import SceneList
 from rsdml.errors import UserError
-
-if TYPE_CHECKING:
-    from rsdml.data.datasets import SceneList
 
 DEFAULT_FRACTIONS = (0.7, 0.1, 0.2)
 DEFAULT_SEED = 42

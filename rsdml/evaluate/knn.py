@@ -32,12 +32,14 @@ from rsdml.evaluate.search import (
     ArrayLike,
     as_embeddings,
     as_labels,
+    check_ks,
     check_pair,
     chunk_rows,
     encode_labels,
     iter_chunks,
     top_k_rows,
 )
+from rsdml.metric_names import KNN_KS
 from rsdml.runtime import resolve_device
 
 EXTRA_CANDIDATES = 8
@@ -110,14 +112,6 @@ def _knn_code_predictions(
     return predictions
 
 
-def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
-    """Validate the neighbour counts."""
-    ks = tuple(int(k) for k in ks)
-    if not ks or min(ks) < 1:
-        raise ValueError(f"ks must be a non-empty sequence of positive integers, got {ks}")
-    return ks
-
-
 def knn_predict(
     query: ArrayLike,
     database: ArrayLike,
@@ -147,7 +141,7 @@ def knn_predict(
     Returns:
         (Q,) array of predicted labels, drawn from ``database_labels``.
     """
-    (k,) = _check_ks((k,))
+    (k,) = check_ks((k,))
     items = as_embeddings(database, "database", normalize=normalize)
     queries = as_embeddings(query, "query", normalize=normalize)
     check_pair(queries, items)
@@ -172,7 +166,7 @@ def knn_accuracy(
     query_labels: ArrayLike,
     database: ArrayLike,
     database_labels: ArrayLike,
-    ks: Sequence[int] = (1, 5, 10),
+    ks: Sequence[int] = KNN_KS,
     weighted: bool = True,
     *,
     normalize: bool = True,
@@ -191,7 +185,7 @@ def knn_accuracy(
         query_labels: (Q,) their true labels.
         database: (N, D) database (train) embeddings.
         database_labels: (N,) database labels (clean or noisy, the caller's choice).
-        ks: the neighbour counts to score.
+        ks: the neighbour counts to score (none: an empty result).
         weighted: distance-weighted vote (True, the papers' setting) or majority vote.
         normalize: L2-normalise the embeddings first.
         device: "auto", "cpu", "cuda", ...
@@ -201,13 +195,15 @@ def knn_accuracy(
     Returns:
         ``{"knn@k": accuracy}`` with accuracies as floats in [0, 1].
     """
-    ks = _check_ks(ks)
+    ks = check_ks(ks)
     items = as_embeddings(database, "database", normalize=normalize)
     queries = as_embeddings(query, "query", normalize=normalize)
     check_pair(queries, items)
     item_labels = as_labels(database_labels, "database_labels", items.shape[0])
     true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
     classes, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
+    if not ks:
+        return {}
     predictions = _knn_code_predictions(
         queries,
         items,

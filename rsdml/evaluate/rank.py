@@ -20,7 +20,7 @@ from rsdml.evaluate.search import ArrayLike
 
 def effective_rank(singular_values: ArrayLike) -> float:
     """Roy & Vetterli's effective rank of a spectrum; 0.0 for an all-zero spectrum."""
-    values = torch.as_tensor(np.asarray(singular_values, dtype=np.float64))
+    values = torch.as_tensor(np.ascontiguousarray(singular_values, dtype=np.float64))
     total = values.sum()
     if total <= 0:
         return 0.0

@@ -32,7 +32,8 @@ The ranking is computed a chunk of queries at a time, so memory stays bounded fo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,11 +43,13 @@ from rsdml.evaluate.search import (
     ArrayLike,
     as_embeddings,
     as_labels,
+    check_ks,
     check_pair,
     chunk_rows,
     encode_labels,
     iter_chunks,
 )
+from rsdml.metric_names import RETRIEVAL_KS
 from rsdml.runtime import resolve_device
 
 RANKING_BYTES_PER_ELEMENT = 28
@@ -56,8 +59,6 @@ class holds most of the database)."""
 
 RECALL_TOLERANCE = 1e-9
 """A recall counts as reaching a level within this tolerance (3/10 reaches 0.30000000000000004)."""
-
-DEFAULT_KS = (5, 10, 20, 50, 100)
 
 
 class RankedHits:
@@ -271,12 +272,24 @@ def ranked_hits_chunks(
         yield start, _chunk_hits(similarities, query_codes_t[start:stop], member_table_t)
 
 
-def _check_ks(ks: Sequence[int]) -> tuple[int, ...]:
-    """Validate the cut-offs."""
-    ks = tuple(int(k) for k in ks)
-    if ks and min(ks) < 1:
-        raise ValueError(f"every K must be a positive integer, got {ks}")
-    return ks
+def _mean_over_queries(
+    chunk_sums: Callable[[RankedHits], np.ndarray],
+    problem: tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike],
+    **search: Any,
+) -> np.ndarray:
+    """The mean over every query of per-query scores, from their sum over each chunk.
+
+    Args:
+        chunk_sums: the float64 vector of score sums of one chunk's :class:`RankedHits`.
+        problem: ``(query, query_labels, database, database_labels)``.
+        search: the keyword arguments of :func:`ranked_hits_chunks`.
+    """
+    total: np.ndarray | float = 0.0
+    num_queries = 0
+    for _, hits in ranked_hits_chunks(*problem, **search):
+        num_queries += hits.num_rows
+        total = total + chunk_sums(hits)
+    return np.asarray(total, dtype=np.float64) / num_queries
 
 
 def retrieval_scores(
@@ -284,7 +297,7 @@ def retrieval_scores(
     query_labels: ArrayLike,
     database: ArrayLike,
     database_labels: ArrayLike,
-    ks: Sequence[int] = DEFAULT_KS,
+    ks: Sequence[int] = RETRIEVAL_KS,
     *,
     normalize: bool = True,
     device: str | torch.device | None = "auto",
@@ -309,27 +322,25 @@ def retrieval_scores(
     Returns:
         ``{"map": ..., "map@K": ..., "p@K": ...}`` as floats in [0, 1].
     """
-    ks = _check_ks(ks)
-    sums: dict[str, float] = {"map": 0.0}
-    sums.update({f"map@{k}": 0.0 for k in ks})
-    sums.update({f"p@{k}": 0.0 for k in ks})
-    num_queries = 0
-    for _, hits in ranked_hits_chunks(
-        query,
-        query_labels,
-        database,
-        database_labels,
+    ks = check_ks(ks)
+    names = ["map", *(f"map@{k}" for k in ks), *(f"p@{k}" for k in ks)]
+
+    def chunk_sums(hits: RankedHits) -> np.ndarray:
+        """The sums over one chunk's queries, in the order of ``names``."""
+        sums = [hits.average_precision().sum().item()]
+        sums += [hits.average_precision(k, map_normalisation).sum().item() for k in ks]
+        sums += [hits.precision_at(k).sum().item() for k in ks]
+        return np.array(sums, dtype=np.float64)
+
+    means = _mean_over_queries(
+        chunk_sums,
+        (query, query_labels, database, database_labels),
         normalize=normalize,
         device=device,
         memory_mb=memory_mb,
         chunk_size=chunk_size,
-    ):
-        num_queries += hits.num_rows
-        sums["map"] += hits.average_precision().sum().item()
-        for k in ks:
-            sums[f"map@{k}"] += hits.average_precision(k, map_normalisation).sum().item()
-            sums[f"p@{k}"] += hits.precision_at(k).sum().item()
-    return {name: total / num_queries for name, total in sums.items()}
+    )
+    return {name: float(mean) for name, mean in zip(names, means, strict=True)}
 
 
 def recall_levels(points: int | Sequence[float] = 11) -> np.ndarray:
@@ -373,18 +384,12 @@ def precision_recall_curve(
     """
     levels = recall_levels(points)
     levels_t = torch.as_tensor(levels)
-    total = np.zeros(len(levels), dtype=np.float64)
-    num_queries = 0
-    for _, hits in ranked_hits_chunks(
-        query,
-        query_labels,
-        database,
-        database_labels,
+    precision = _mean_over_queries(
+        lambda hits: hits.interpolated_precision(levels_t).sum(dim=0).cpu().numpy(),
+        (query, query_labels, database, database_labels),
         normalize=normalize,
         device=device,
         memory_mb=memory_mb,
         chunk_size=chunk_size,
-    ):
-        num_queries += hits.num_rows
-        total += hits.interpolated_precision(levels_t).sum(dim=0).cpu().numpy()
-    return levels, total / num_queries
+    )
+    return levels, precision

@@ -31,6 +31,18 @@ TOP_K_BYTES_PER_ELEMENT = 8
 ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
 
 
+def check_ks(ks: Sequence[int]) -> tuple[int, ...]:
+    """Neighbour counts or cut-offs as ints, each at least 1; an empty sequence asks for none.
+
+    Raises:
+        ValueError: a k below 1.
+    """
+    ks = tuple(int(k) for k in ks)
+    if any(k < 1 for k in ks):
+        raise ValueError(f"every k must be a positive integer, got {ks}")
+    return ks
+
+
 def as_embeddings(
     values: ArrayLike, name: str = "embeddings", *, normalize: bool = True
 ) -> torch.Tensor:
@@ -194,8 +206,7 @@ def top_k(
         ``(similarities, indices)``: (Q, min(k, N)) float32 and int64 CPU tensors, sorted by
         descending similarity, ties by lower database index.
     """
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+    (k,) = check_ks((k,))
     target = resolve_device(device)
     queries = as_embeddings(query, "query", normalize=normalize)
     items = as_embeddings(database, "database", normalize=normalize).to(target)

@@ -1,26 +1,16 @@
-"""What every loss in rsdml sees and offers: the `Batch` it is given and the `MetricLoss` hooks.
+"""What every loss in rsdml sees and offers: the `Batch` it is given, the `Needs` it declares and
+the `MetricLoss` base class.
 
-The training engine (``rsdml.train``) runs one loop for every method. A loss plugs into that loop
-through a few narrow hooks, declared in its ``hooks`` class attribute:
-
-- ``"unlabelled"``: the engine also embeds an unlabelled batch and passes it as
-  ``Batch.unlabelled`` (HR-S2DML);
-- ``"memory"``: the loss keeps one slot per training sample; the engine calls
-  :meth:`MetricLoss.init_memory` once before training and :meth:`MetricLoss.after_step` after each
-  optimiser step (SNCA);
-- ``"momentum_encoder"``: the engine runs an EMA copy of the encoder and passes its embeddings of
-  the same images as ``Batch.momentum`` (SNCA MU);
-- ``"pruning"``: the engine asks :meth:`MetricLoss.pruning_due` at each epoch start and, when due,
-  calls :meth:`MetricLoss.update_pruning` with the train embeddings of the selected model (t-RNSL).
-
-Every hook has a no-op default here, so the engine may call all of them on every loss. The notation
-(v, f, prototypes, temperatures, memory) is defined in ``docs/methods.md#notation``.
+The training engine (``rsdml.train``) runs one loop for every method. A loss tells the loop what
+it needs through one value, its :class:`Needs` (``loss.needs``); the docstring of :class:`Needs`
+is the whole contract. The notation (v, f, prototypes, temperatures, memory) is defined in
+``docs/methods.md#notation``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +18,69 @@ from torch import Tensor, nn
 
 HOOK_NAMES = frozenset({"unlabelled", "memory", "momentum_encoder", "pruning"})
 SAMPLERS = ("random", "balanced")
+PRUNING_RESUMES = ("current", "selected")
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a method asks of the training loop: the whole contract between a loss and the loop.
+
+    Every epoch the loop calls ``loss.set_progress(epoch / epochs)``, then for every batch builds
+    a :class:`Batch`, calls ``loss(batch)`` (a scalar), steps the optimiser over the model's and
+    the loss's parameters, and after the epoch logs ``loss.stats()``. Prototype losses
+    (``has_class_probabilities``) also get their class-probability rank tracked. Beyond that the
+    loop does exactly what the fields below ask, and nothing else:
+
+    Attributes:
+        sampler: how batches are drawn: ``"random"``, or ``"balanced"`` (a few classes with
+            several images each, for in-batch pair losses).
+        min_batch_size: the smallest batch the loss learns from; the loop refuses a smaller
+            ``batch_size`` before anything is written (the samplers skip a lone sample).
+        pairs: every batch must hold a positive pair and a negative (two classes, two images
+            each); the loop checks that the sampler can form them from the training labels.
+        unlabelled: each step also embeds a batch of unlabelled images, ``Batch.unlabelled``
+            (the run needs ``label_fraction < 1`` or ``unlabelled_pool="test"``).
+        unlabelled_labels: also pass their true labels, ``Batch.unlabelled_labels``: only the
+            released HR-S2DML code's label leak (``leak_labels=True``) asks for this.
+        memory: the loss keeps a slot per training sample; the loop calls
+            :meth:`MetricLoss.init_memory` with the untrained embeddings of the whole training
+            set before the first epoch, and :meth:`MetricLoss.after_step` after every optimiser
+            step.
+        momentum_encoder: the loop keeps an EMA copy of the model (updated after every step)
+            and passes its embeddings of the same images, ``Batch.momentum``.
+        pruning: before each epoch the loop asks :meth:`MetricLoss.pruning_due`; when due it
+            embeds the training set with the validation-selected model, calls
+            :meth:`MetricLoss.update_pruning` on a copy of the loss holding the selected weights,
+            and :meth:`MetricLoss.copy_pruning_from` that copy.
+        pruning_resume: after pruning, training carries on from the ``"current"`` weights, or
+            from the ``"selected"`` ones (loaded with their loss state, optimiser momentum
+            cleared; no copy is made then).
+    """
+
+    sampler: Literal["random", "balanced"] = "random"
+    min_batch_size: int = 2
+    pairs: bool = False
+    unlabelled: bool = False
+    unlabelled_labels: bool = False
+    memory: bool = False
+    momentum_encoder: bool = False
+    pruning: bool = False
+    pruning_resume: Literal["current", "selected"] = "current"
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}.")
+        if self.pruning_resume not in PRUNING_RESUMES:
+            raise ValueError(
+                f"resume must be one of {PRUNING_RESUMES}, got {self.pruning_resume!r}."
+            )
+        if self.unlabelled_labels and not self.unlabelled:
+            raise ValueError("unlabelled_labels needs unlabelled=True.")
+
+    @property
+    def hooks(self) -> frozenset[str]:
+        """The names (from ``HOOK_NAMES``) of the optional steps the loop runs for this loss."""
+        return frozenset(name for name in sorted(HOOK_NAMES) if getattr(self, name))
 
 
 @dataclass
@@ -74,26 +127,17 @@ class Batch:
 
 
 class MetricLoss(nn.Module):
-    """Base class of every rsdml loss: ``forward(batch) -> scalar`` plus no-op engine hooks.
+    """Base class of every rsdml loss: ``forward(batch) -> scalar`` plus no-op hook methods.
 
-    Class attributes:
-        hooks: the engine hooks the loss needs (subset of ``HOOK_NAMES``).
-        sampler: the batch sampler the method expects, ``"random"`` or ``"balanced"`` (pairwise
-            in-batch losses need several samples per class in every batch).
+    Attributes:
+        needs: what the loss asks of the training loop (:class:`Needs`, the contract). A class
+            attribute; a loss whose needs depend on its options replaces it in ``__init__``
+            (``dataclasses.replace(self.needs, ...)``).
         has_class_probabilities: whether :meth:`class_probabilities` is implemented.
-        min_batch_size: the smallest batch size the loss can learn from; the engine refuses a
-            smaller one before training. 2 by default: the samplers skip a lone sample, so a
-            batch size of 1 would give no batches at all.
-        needs_pairs: whether every batch must hold a positive pair and a negative (two
-            classes, two images each) for the loss to be non-zero; the engine checks that the
-            sampler can form them from the training labels.
     """
 
-    hooks: ClassVar[frozenset[str]] = frozenset()
-    sampler: ClassVar[str] = "random"
+    needs: Needs = Needs()
     has_class_probabilities: ClassVar[bool] = False
-    min_batch_size: ClassVar[int] = 2
-    needs_pairs: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -114,10 +158,10 @@ class MetricLoss(nn.Module):
         self.progress = float(fraction)
 
     def init_memory(self, embeddings: Tensor, labels: Tensor) -> None:
-        """Hook "memory": receive all N training embeddings (L2) and their training labels."""
+        """Needs ``memory``: receive all N training embeddings (L2) and their training labels."""
 
     def after_step(self, batch: Batch) -> None:
-        """Hook "memory": update per-sample state after the optimiser step (no gradient)."""
+        """Needs ``memory``: update per-sample state after the optimiser step (no gradient)."""
 
     def stats(self) -> dict[str, float]:
         """Scalars worth logging in the training history (e.g. memory momentum)."""
@@ -131,14 +175,14 @@ class MetricLoss(nn.Module):
         )
 
     def update_pruning(self, embeddings: Tensor, labels: Tensor) -> None:
-        """Hook "pruning": re-estimate per-sample weights from all N train embeddings."""
+        """Needs ``pruning``: re-estimate per-sample weights from all N train embeddings."""
 
     def copy_pruning_from(self, other: MetricLoss) -> None:
-        """Hook "pruning": take over the pruning decision of ``other`` (a copy holding the
+        """Needs ``pruning``: take over the pruning decision of ``other`` (a copy holding the
         validation-selected prototypes), keeping this loss's own prototypes."""
 
     def pruning_due(self, epoch: int, total_epochs: int) -> bool:
-        """Hook "pruning": whether :meth:`update_pruning` should run before ``epoch`` (1-based)."""
+        """Needs ``pruning``: whether :meth:`update_pruning` should run before ``epoch`` (1-based)."""
         return False
 
 

@@ -9,8 +9,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rsdml.losses.base import Batch, MetricLoss, PrototypeLoss, _check_positive, linear_classifier
+from rsdml.losses.registry import KANG_TGRS_RNSL, register_method
 
 
+@register_method(
+    "ce",
+    title="Softmax cross-entropy",
+    paper="standard classification baseline",
+    family="classifier",
+    description="Softmax cross-entropy of a linear classifier on the raw embedding v.",
+    formula="L = -1/B sum_i log softmax(U v_i + b)_{y_i}",
+)
 class SoftmaxCrossEntropyLoss(MetricLoss):
     """Softmax cross-entropy of a linear classifier on the raw vector v.
 
@@ -33,6 +42,14 @@ class SoftmaxCrossEntropyLoss(MetricLoss):
         return F.cross_entropy(self.classifier(batch.raw), batch.labels)
 
 
+@register_method(
+    "mae",
+    title="MAE",
+    paper="Ghosh et al., AAAI 2017; baseline of " + KANG_TGRS_RNSL,
+    family="robust",
+    description="Mean absolute error of the prototype softmax, the q = 1 limit of RNSL.",
+    formula="L = 1/B sum_i (1 - p_{i,y_i}),  p_ic = softmax_c(w_c.f_i / tau)",
+)
 class MeanAbsoluteErrorLoss(PrototypeLoss):
     """Mean absolute error between the normalised-softmax prediction and the one-hot label.
 

@@ -5,8 +5,6 @@ Definition and defaults: ``docs/methods.md#d-cnn``.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -14,13 +12,23 @@ from torch import Tensor
 from rsdml.losses.base import (
     Batch,
     MetricLoss,
+    Needs,
     _check_positive,
     euclidean_distances,
     linear_classifier,
     same_label_masks,
 )
+from rsdml.losses.registry import register_method
 
 
+@register_method(
+    "dcnn",
+    title="D-CNN",
+    paper="Cheng et al., IEEE TGRS 56(5), 2018",
+    family="pair",
+    description="Contrastive hinge: positive pairs below tau - beta, negatives beyond tau + beta.",
+    formula="L = mean_pos [d^2 - (tau - beta)]_+ + mean_neg [(tau + beta) - d^2]_+",
+)
 class DCNNContrastiveLoss(MetricLoss):
     """Contrastive hinge loss of D-CNN on squared Euclidean distances of L2 embeddings.
 
@@ -50,10 +58,8 @@ class DCNNContrastiveLoss(MetricLoss):
             as metric term + weight * CE). Default 0: the metric term alone, as a DML baseline.
     """
 
-    sampler: ClassVar[str] = "balanced"
     # both hinge terms need pairs: two classes x two images give a positive and a negative pair.
-    min_batch_size: ClassVar[int] = 4
-    needs_pairs: ClassVar[bool] = True
+    needs = Needs(sampler="balanced", min_batch_size=4, pairs=True)
 
     def __init__(
         self,

@@ -5,13 +5,14 @@ Definition, defaults and the released code's options: ``docs/methods.md#hr-s2dml
 
 from __future__ import annotations
 
-from typing import ClassVar
+import dataclasses
 
 import torch
 from torch import Tensor
 
-from rsdml.losses.base import Batch
+from rsdml.losses.base import Batch, Needs
 from rsdml.losses.nsl import ArcFaceLoss, additive_angular_margin
+from rsdml.losses.registry import register_method
 
 NUCLEAR_NORM_SCALES = ("batch", "min")
 
@@ -32,6 +33,14 @@ def high_rankness(probabilities: Tensor, scale: str = "batch") -> Tensor:
     return -nuclear_norm / (rows if scale == "batch" else min(rows, columns))
 
 
+@register_method(
+    "hr_s2dml",
+    title="HR-S2DML",
+    paper="Kang et al., Remote Sens. 12(16), 2603, 2020",
+    family="semi-supervised",
+    description="ArcFace-style NSL on labelled data plus batch nuclear-norm maximisation on unlabelled data.",
+    formula="L = L_ArcFace + lambda (-||P||_* / B),  P_ic = softmax_c(w_c.f^u_i / tau)",
+)
 class HRS2DMLLoss(ArcFaceLoss):
     """High-rankness regularised semi-supervised deep metric learning (HR-S2DML).
 
@@ -66,7 +75,7 @@ class HRS2DMLLoss(ArcFaceLoss):
             (default False; True reproduces the code and needs ``Batch.unlabelled_labels``).
     """
 
-    hooks: ClassVar[frozenset[str]] = frozenset({"unlabelled"})
+    needs = Needs(unlabelled=True)
 
     def __init__(
         self,
@@ -90,6 +99,7 @@ class HRS2DMLLoss(ArcFaceLoss):
         self.nuclear_norm_scale = nuclear_norm_scale
         self.bnm_temperature = bool(bnm_temperature)
         self.leak_labels = bool(leak_labels)
+        self.needs = dataclasses.replace(self.needs, unlabelled_labels=self.leak_labels)
         self._last_hr: Tensor | None = None
 
     def regulariser_probabilities(self, embeddings: Tensor, labels: Tensor | None = None) -> Tensor:

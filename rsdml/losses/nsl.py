@@ -12,8 +12,17 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from rsdml.losses.base import Batch, PrototypeLoss
+from rsdml.losses.registry import register_method
 
 
+@register_method(
+    "nsl",
+    title="NSL",
+    paper="Zhai & Wu, BMVC 2019",
+    family="proxy",
+    description="Normalised softmax over learnable class prototypes with temperature tau.",
+    formula="L = -1/B sum_i log softmax_c(w_c.f_i / tau)_{y_i}",
+)
 class NormalizedSoftmaxLoss(PrototypeLoss):
     """Normalised softmax loss over learnable class prototypes.
 
@@ -69,6 +78,14 @@ def additive_angular_margin(cosines: Tensor, labels: Tensor, margin: float) -> T
     return torch.where(one_hot, psi[:, None], cosines)
 
 
+@register_method(
+    "arcface",
+    title="ArcFace",
+    paper="Deng et al., CVPR 2019",
+    family="proxy",
+    description="Normalised softmax with an additive angular margin m on the target class.",
+    formula="L = -1/B sum_i log e^{psi_i/tau} / (e^{psi_i/tau} + sum_{c!=y_i} e^{cos theta_ic/tau}), psi = cos(theta + m) if cos theta > cos(pi - m) else cos theta - m sin m",
+)
 class ArcFaceLoss(NormalizedSoftmaxLoss):
     """Normalised softmax with an additive angular margin on the target class (ArcFace).
 

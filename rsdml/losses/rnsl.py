@@ -6,15 +6,20 @@ Definitions, defaults and the pruning schedules: ``docs/methods.md#rnsl`` and
 
 from __future__ import annotations
 
-from typing import ClassVar
+import dataclasses
 
 import torch
 from torch import Tensor
 
-from rsdml.losses.base import Batch, MetricLoss, PrototypeLoss, _check_positive
-
-#: What t-RNSL's training continues from after a pruning step (see :class:`TruncatedRNSL`).
-PRUNING_RESUMES = ("current", "selected")
+from rsdml.losses.base import (
+    PRUNING_RESUMES,
+    Batch,
+    MetricLoss,
+    Needs,
+    PrototypeLoss,
+    _check_positive,
+)
+from rsdml.losses.registry import KANG_TGRS_RNSL, register_method
 
 
 def box_cox(probability: Tensor | float, q: float) -> Tensor | float:
@@ -34,6 +39,14 @@ def truncated_box_cox(probability: Tensor, q: float, k: float) -> Tensor:
     )
 
 
+@register_method(
+    "rnsl",
+    title="RNSL",
+    paper=KANG_TGRS_RNSL,
+    family="robust",
+    description="Box-Cox (generalised cross-entropy) loss on the normalised-softmax probability.",
+    formula="L = 1/B sum_i (1 - p_{i,y_i}^q) / q",
+)
 class RobustNormalizedSoftmaxLoss(PrototypeLoss):
     """Robust normalised softmax loss (RNSL): the GCE / Box-Cox loss on the NSL probability.
 
@@ -76,6 +89,14 @@ class RobustNormalizedSoftmaxLoss(PrototypeLoss):
         return self.per_sample(batch).mean()
 
 
+@register_method(
+    "trnsl",
+    title="t-RNSL",
+    paper=KANG_TGRS_RNSL,
+    family="robust",
+    description="Truncated RNSL: samples with p_y <= k are pruned at scheduled epochs.",
+    formula="L = 1/B sum_i w_i [L_q(p_{i,y_i}) - L_q(k)],  w_i = 1[p_{i,y_i} > k] at pruning",
+)
 class TruncatedRNSL(RobustNormalizedSoftmaxLoss):
     """Truncated RNSL (t-RNSL): RNSL with samples of low label probability pruned.
 
@@ -115,7 +136,7 @@ class TruncatedRNSL(RobustNormalizedSoftmaxLoss):
     ``docs/methods.md#t-rnsl``.
     """
 
-    hooks: ClassVar[frozenset[str]] = frozenset({"pruning"})
+    needs = Needs(pruning=True)
 
     def __init__(
         self,
@@ -138,6 +159,7 @@ class TruncatedRNSL(RobustNormalizedSoftmaxLoss):
         if resume not in PRUNING_RESUMES:
             raise ValueError(f"resume must be one of {PRUNING_RESUMES}, got {resume!r}.")
         self.resume = resume
+        self.needs = dataclasses.replace(self.needs, pruning_resume=resume)
         self.num_samples = num_samples
         self.k = float(k)
         self.prune_start = float(prune_start)

@@ -20,7 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from rsdml.losses.base import Batch, MetricLoss, _check_positive, linear_classifier
+from rsdml.losses.base import Batch, MetricLoss, Needs, _check_positive, linear_classifier
+from rsdml.losses.registry import KANG_TGRS_SNCA, register_method
+
+SNCA_FORMULA = "p_ij = exp(f_i.m_j/sigma) / sum_{k!=i} exp(f_i.m_k/sigma); L = -1/B sum_i log sum_{j!=i, y_j=y_i} p_ij"
 
 MEMORY_INITS = ("embeddings", "random")
 #: (progress fraction from which it applies, alpha): 0.5, then 0.8 from epoch 80 and 0.9 from
@@ -100,7 +103,7 @@ class SNCALoss(MetricLoss):
             [-sqrt(3/D), sqrt(3/D)], not normalised, reproducing the released code's start.
     """
 
-    hooks: ClassVar[frozenset[str]] = frozenset({"memory"})
+    needs = Needs(memory=True)
     with_classifier: ClassVar[bool] = False
 
     def __init__(
@@ -170,6 +173,14 @@ class SNCALoss(MetricLoss):
         return loss
 
 
+@register_method(
+    "snca_mb",
+    title="SNCA (MB)",
+    paper="Wu et al., ECCV 2018; " + KANG_TGRS_SNCA,
+    family="memory",
+    description="Neighbourhood components against a momentum-averaged memory bank of all samples.",
+    formula=SNCA_FORMULA + "; m_i <- normalise(alpha m_i + (1 - alpha) f_i)",
+)
 class SNCAMemoryBank(SNCALoss):
     """SNCA with a memory bank (MB): each slot is a momentum average of its sample's embeddings.
 
@@ -227,6 +238,14 @@ class SNCAMemoryBank(SNCALoss):
         return {"memory_momentum": self.memory_momentum}
 
 
+@register_method(
+    "snca_mu",
+    title="SNCA (MU)",
+    paper=KANG_TGRS_SNCA,
+    family="memory",
+    description="Neighbourhood components against a memory refreshed by an EMA encoder.",
+    formula=SNCA_FORMULA + "; m_i <- f^_i (EMA encoder)",
+)
 class SNCAMomentum(SNCALoss):
     """SNCA with momentum update (MU): the batch's slots take the EMA encoder's embeddings.
 
@@ -238,7 +257,7 @@ class SNCAMomentum(SNCALoss):
     Args: as :class:`SNCALoss`.
     """
 
-    hooks: ClassVar[frozenset[str]] = frozenset({"memory", "momentum_encoder"})
+    needs = Needs(memory=True, momentum_encoder=True)
 
     @torch.no_grad()
     def after_step(self, batch: Batch) -> None:
@@ -258,6 +277,14 @@ def _check_snca_weight(snca_weight: float) -> float:
     return float(snca_weight)
 
 
+@register_method(
+    "snca_ce_mb",
+    title="SNCA-CE (MB)",
+    paper=KANG_TGRS_SNCA,
+    family="memory",
+    description="lambda x SNCA on a memory bank plus cross-entropy of a classifier on v.",
+    formula="L = lambda L_SNCA(f; M) + CE(U v + b);  " + SNCA_FORMULA,
+)
 class SNCACEMemoryBank(SNCAMemoryBank):
     """SNCA-CE with a memory bank: lambda * SNCA(f; MB memory) + CE(Linear(D, C)(v)).
 
@@ -287,6 +314,14 @@ class SNCACEMemoryBank(SNCAMemoryBank):
         self.snca_weight = _check_snca_weight(snca_weight)
 
 
+@register_method(
+    "snca_ce_mu",
+    title="SNCA-CE (MU)",
+    paper=KANG_TGRS_SNCA,
+    family="memory",
+    description="lambda x SNCA on an EMA-encoder memory plus cross-entropy of a classifier on v.",
+    formula="L = lambda L_SNCA(f; M) + CE(U v + b);  " + SNCA_FORMULA,
+)
 class SNCACEMomentum(SNCAMomentum):
     """SNCA-CE with momentum update: lambda * SNCA(f; MU memory) + CE(Linear(D, C)(v)).
 

@@ -5,20 +5,28 @@ Definition and defaults: ``docs/methods.md#srl``.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch import Tensor
 
 from rsdml.losses.base import (
     Batch,
     MetricLoss,
+    Needs,
     _check_positive,
     euclidean_distances,
     same_label_masks,
 )
+from rsdml.losses.registry import register_method
 
 
+@register_method(
+    "srl",
+    title="SRL (our reconstruction)",
+    paper="Zhao, Yuan & Zhao, ISPRS IJGI 9(2), 61, 2020",
+    family="pair",
+    description="Ranked-list-style loss keeping each class's spread inside a boundary, with mined, weighted pairs.",
+    formula="L = 1/B sum_i [(1 + beta |E_i|/|P_i|) mean_{j in H_i} [d_ij - (alpha - m)]_+ + lambda_n sum_{j in N*_i} omega_ij [alpha - d_ij]_+], omega_ij ~ exp(T_n (alpha - d_ij))",
+)
 class SimilarityRetentionLoss(MetricLoss):
     """Similarity retention loss (SRL), reconstructed as a ranked-list-style loss.
 
@@ -81,10 +89,8 @@ class SimilarityRetentionLoss(MetricLoss):
             weight, default 1 (0 gives RLL's positive term).
     """
 
-    sampler: ClassVar[str] = "balanced"
     # both terms need pairs: two classes x two images give a positive and a negative pair.
-    min_batch_size: ClassVar[int] = 4
-    needs_pairs: ClassVar[bool] = True
+    needs = Needs(sampler="balanced", min_batch_size=4, pairs=True)
 
     def __init__(
         self,

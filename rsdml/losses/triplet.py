@@ -5,22 +5,30 @@ Definition and defaults: ``docs/methods.md#triplet``.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import torch
 from torch import Tensor
 
 from rsdml.losses.base import (
     Batch,
     MetricLoss,
+    Needs,
     _check_positive,
     euclidean_distances,
     same_label_masks,
 )
+from rsdml.losses.registry import register_method
 
 MINING = ("batch_hard", "semi_hard")
 
 
+@register_method(
+    "triplet",
+    title="Triplet",
+    paper="Schroff et al., CVPR 2015; Hermans et al., arXiv 1703.07737",
+    family="pair",
+    description="Triplet margin loss with batch-hard (default) or semi-hard in-batch mining.",
+    formula="L = mean_a [max_p d(a,p) - min_n d(a,n) + margin]_+",
+)
 class TripletLoss(MetricLoss):
     """Triplet margin loss [d(a, p) - d(a, n) + margin]_+ on Euclidean distances of L2 embeddings.
 
@@ -45,10 +53,8 @@ class TripletLoss(MetricLoss):
         mining: ``"batch_hard"`` or ``"semi_hard"``.
     """
 
-    sampler: ClassVar[str] = "balanced"
     # a triplet needs an anchor, a positive and a negative: two classes x two images.
-    min_batch_size: ClassVar[int] = 4
-    needs_pairs: ClassVar[bool] = True
+    needs = Needs(sampler="balanced", min_batch_size=4, pairs=True)
 
     def __init__(self, margin: float = 0.2, mining: str = "batch_hard") -> None:
         super().__init__()

@@ -1,36 +1,46 @@
 """Backbones, the embedding head and cached frozen-backbone features.
 
-``create_backbone(name)`` gives an ImageNet feature extractor that takes [0, 1] images and returns
-pooled features; ``EmbeddingHead`` maps those to L2-normalised embeddings; ``EmbeddingModel`` joins
-the two for fine-tuning; ``extract_features`` computes and caches frozen-backbone features.
+``create_backbone(name)`` gives an ImageNet feature extractor that takes [0, 1] images, normalises
+them as its ``BackboneConfig`` record says (``backbone_config(name)``), and returns pooled
+features; ``EmbeddingHead`` maps those to L2-normalised embeddings; ``EmbeddingModel`` joins the
+two for fine-tuning; ``extract_features`` computes and caches frozen-backbone features. Builders
+live one family per module (``efficientnet``, ``resnet``); importing this package registers them.
 """
 
 from rsdml.models.backbones import (
+    BACKBONE_CONFIGS,
     BACKBONES,
     DEFAULT_BACKBONE,
     IMAGENET_MEAN,
     IMAGENET_STD,
     Backbone,
+    BackboneConfig,
     DeferredBackbone,
     UnknownBackboneError,
-    WeightsFileNotFoundError,
-    WeightsUnavailableError,
+    backbone_config,
     create_backbone,
     defer_backbone,
-    efficientnet_lite0_weights_path,
     list_backbones,
     register_backbone,
 )
+from rsdml.models.efficientnet import EFFICIENTNET_LITE0, efficientnet_lite0_weights_path
 from rsdml.models.features import VIEWS, apply_view, extract_features, feature_cache_path
 from rsdml.models.head import Embedded, EmbeddingHead, EmbeddingModel
+from rsdml.models.resnet import RESNET18, RESNET50
+from rsdml.models.weights import WeightsFileNotFoundError, WeightsUnavailableError
 
 __all__ = [
     "BACKBONES",
+    "BACKBONE_CONFIGS",
+    "EFFICIENTNET_LITE0",
+    "RESNET18",
+    "RESNET50",
     "DEFAULT_BACKBONE",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "VIEWS",
     "Backbone",
+    "BackboneConfig",
     "DeferredBackbone",
     "Embedded",
     "EmbeddingHead",
@@ -39,6 +49,7 @@ __all__ = [
     "WeightsFileNotFoundError",
     "WeightsUnavailableError",
     "apply_view",
+    "backbone_config",
     "create_backbone",
     "defer_backbone",
     "efficientnet_lite0_weights_path",

@@ -14,7 +14,6 @@ the features that every load verifies: a damaged file is reported on stderr and 
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Iterator, Sequence
 from itertools import islice
@@ -27,8 +26,8 @@ from torch import Tensor
 
 from rsdml.errors import brief
 from rsdml.models.backbones import Backbone, DeferredBackbone
+from rsdml.runtime import autocast, resolve_device
 from rsdml.runtime import progress as progress_bar
-from rsdml.runtime import resolve_device
 from rsdml.storage import (
     array_checksum,
     atomic_save_torch,
@@ -137,14 +136,6 @@ def _module_device(module: torch.nn.Module) -> torch.device:
     return tensor.device if tensor is not None else torch.device("cpu")
 
 
-def _autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 (or fp16 on older GPUs) autocast on CUDA; plain float32 on the CPU."""
-    if device.type != "cuda":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
-
-
 def _compute(
     backbone: Backbone,
     images: np.ndarray,
@@ -169,7 +160,7 @@ def _compute(
     )
     try:
         backbone.eval().to(device)
-        with torch.inference_mode(), _autocast(device):
+        with torch.inference_mode(), autocast(device):
             for start in range(0, count, batch_size):
                 stop = min(start + batch_size, count)
                 # np.array copies, so read-only memory maps are fine; uint8 travels to the device
@@ -252,5 +243,5 @@ def extract_features(
             "checksum": array_checksum(features.numpy()),
         }
         with writing_cache(path.parent):
-            atomic_save_torch({"features": features, "meta": json.dumps(meta, default=str)}, path)
+            atomic_save_torch(path, {"features": features, "meta": json.dumps(meta, default=str)})
     return features

@@ -9,7 +9,7 @@ from rsdml.train.engine import (
     fit,
     prepare_features,
 )
-from rsdml.train.prepare import RunData, prepare_data
+from rsdml.train.prepare import RunData, build_inputs, prepare_data
 
 __all__ = [
     "RunData",
@@ -19,6 +19,7 @@ __all__ = [
     "Trainer",
     "TrainingDiverged",
     "TrainingSetupError",
+    "build_inputs",
     "fit",
     "prepare_features",
     "prepare_data",

@@ -117,7 +117,7 @@ class RunFolder:
 
     def save_last(self, state: dict[str, Any]) -> None:
         """Atomically replace the resumable state."""
-        atomic_save_torch(state, self.path / rundir.LAST)
+        atomic_save_torch(self.path / rundir.LAST, state)
 
     def write_history(self, history: list[dict[str, Any]]) -> None:
         """Per-epoch records so far."""
@@ -142,7 +142,7 @@ class RunFolder:
     ) -> None:
         """The selected weights, the embeddings, then the metrics (last: the completion mark)."""
         writers = {
-            rundir.BEST: lambda path: atomic_save_torch(state.get("best_state"), path),
+            rundir.BEST: lambda path: atomic_save_torch(path, state.get("best_state")),
             rundir.EMBEDDINGS: lambda path: atomic_save_npz(path, **embeddings),
             rundir.METRICS: lambda path: atomic_write_json(path, metrics),
         }

@@ -1,10 +1,13 @@
 """One training loop for every method.
 
-Methods plug into the loop through a few narrow hooks declared by their loss
-(``rsdml.losses``): an unlabelled stream, a memory of training embeddings updated after each
-step, a momentum encoder, and periodic sample pruning. Everything else -- sampling,
-optimisation, validation-based model selection, checkpoints, resuming and the final
-evaluation -- is the same for all of them, which is what makes the comparison fair.
+The loop reads top to bottom: set up (:meth:`Trainer.__init__`), then per epoch
+(:meth:`Trainer._epoch`) a step per batch (:meth:`Trainer._step`) and a validation
+(:meth:`Trainer._validate`), then the final evaluation (:meth:`Trainer._finish`). A method plugs
+in only through what its loss declares in ``loss.needs`` (:class:`rsdml.losses.Needs`, whose
+docstring is the whole contract): an unlabelled batch, a memory updated after each step, a
+momentum encoder, pruning at epoch start. Everything else -- sampling, optimisation,
+validation-based model selection, checkpoints, resuming and the final evaluation -- is the same
+for all of them, which is what makes the comparison fair.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import copy
 import math
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,23 +24,23 @@ import torch
 from torch import nn
 
 from rsdml.errors import UserError
-from rsdml.evaluate import evaluate_embeddings, knn_accuracy, rank_analysis
+from rsdml.evaluate import evaluate_embeddings, knn_accuracy
 from rsdml.losses import METHODS, Batch, MetricLoss, create
-from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone, defer_backbone
-from rsdml.runtime import fixed_threads, progress, resolve_device, seed_everything
+from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone
+from rsdml.runtime import autocast, fixed_threads, progress, resolve_device, seed_everything
+from rsdml.train.activity import Activity
 from rsdml.train.checkpoint import RunFolder
 from rsdml.train.config import TrainConfig
+from rsdml.train.evaluation import SELECTION_METRIC, Embeddings, embed, rank_stats, spectra
 from rsdml.train.inputs import FeatureInputs, ImageInputs
 from rsdml.train.momentum import MomentumEncoder
-from rsdml.train.prepare import RunData, prepare_data
+from rsdml.train.prepare import RunData, build_inputs
 from rsdml.train.samplers import (
     BatchStream,
     balanced_batch_shape,
     balanced_batches,
     random_batches,
 )
-
-SELECTION_METRIC = "knn@10"
 
 
 class TrainingDiverged(UserError, RuntimeError):
@@ -49,199 +51,85 @@ class TrainingSetupError(UserError, ValueError):
     """The method, its loss parameters or the batch size cannot train on this run's data."""
 
 
-@dataclass
-class Embeddings:
-    """L2-normalised embeddings of one index set, on the CPU."""
-
-    embedding: torch.Tensor
-    raw: torch.Tensor
-
-
-def _embed(
-    model: nn.Module, inputs: FeatureInputs | ImageInputs, indices: np.ndarray, device: torch.device
-) -> Embeddings:
-    """Embed ``indices`` with ``model`` in evaluation mode."""
-    was_training = model.training
-    model.eval()
-    embeddings, raws = [], []
-    with torch.inference_mode(), _autocast(device):
-        for chunk in inputs.eval_chunks(indices):
-            out = model(chunk.to(device, non_blocking=True))
-            embeddings.append(out.embedding.float().cpu())
-            raws.append(out.raw.float().cpu())
-    model.train(was_training)
-    return Embeddings(torch.cat(embeddings), torch.cat(raws))
-
-
-def _autocast(device: torch.device):
-    """Mixed precision on CUDA (bf16 where supported), full precision on the CPU."""
-    if device.type == "cuda":
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        return torch.autocast("cuda", dtype=dtype)
-    return torch.autocast("cpu", enabled=False)
-
-
-def _lr_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
-    """The papers' step schedule (x gamma every 30/130 of the run), in epochs."""
-    step = max(1, round(config.lr_step_fraction * config.epochs))
-    return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=config.lr_gamma)
-
-
-def _spectra(loss: MetricLoss, embeddings: torch.Tensor) -> dict[str, list[float]]:
-    """Singular values of the embeddings and, for prototype losses, of the class-probability
-    matrix, for the rank-analysis figures."""
-    spectra = {"embedding": rank_analysis(embeddings)["singular_values"].tolist()}
-    if loss.has_class_probabilities:
-        with torch.no_grad():
-            probabilities = loss.class_probabilities(embeddings)
-        spectra["prediction"] = rank_analysis(probabilities)["singular_values"].tolist()
-    return spectra
-
-
-def _rank_stats(loss: MetricLoss, embeddings: torch.Tensor) -> dict[str, float]:
-    """Effective rank of the embeddings and, for prototype losses, of the class-probability
-    matrix (the quantity HR-S2DML's regulariser raises)."""
-    if len(embeddings) < 2:
-        return {}
-    stats = {"embedding_effective_rank": float(rank_analysis(embeddings)["effective_rank"])}
-    if not loss.has_class_probabilities:
-        return stats
-    with torch.no_grad():
-        probabilities = loss.class_probabilities(embeddings)
-    analysis = rank_analysis(probabilities)
-    stats["prediction_effective_rank"] = float(analysis["effective_rank"])
-    stats["prediction_nuclear_norm_per_sample"] = float(analysis["nuclear_norm"]) / len(embeddings)
-    return stats
-
-
 class Trainer:
-    """Holds the state of one run; :meth:`run` trains, selects and evaluates."""
+    """One run: built and checked in ``__init__``; :meth:`run` trains, selects and evaluates.
+
+    Opening ``out`` only checks it: ``config.json`` is written by :meth:`run`, so a set-up that
+    fails (unknown method, bad loss parameter, impossible batch size) leaves nothing behind.
+    """
 
     def __init__(self, config: TrainConfig, out: str | Path | None = None):
-        self.config = config.resolved()
-        self.info = METHODS[self.config.method] if self.config.method in METHODS else None
-        if self.info is None:
+        self.config = cfg = config.resolved()
+        if cfg.method not in METHODS:
             raise TrainingSetupError(
-                f"unknown method {self.config.method!r}; available: {', '.join(sorted(METHODS))}"
+                f"unknown method {cfg.method!r}; available: {', '.join(sorted(METHODS))}"
             )
-        # Opening the folder only checks it: config.json is written once the set-up passed.
-        self.folder = RunFolder(out, self.config) if out is not None else None
-        self.device = resolve_device(self.config.device)
-
-    # ------------------------------------------------------------------ set-up
-    def _setup_inputs(self) -> None:
-        """Data, split and model inputs (in frozen mode: the cached backbone features)."""
-        cfg = self.config
-        self.generator = seed_everything(cfg.seed)
-        # Frozen mode reads cached features: the network is built only if some are missing.
-        make_backbone = defer_backbone if cfg.mode == "frozen" else create_backbone
-        self.backbone = make_backbone(cfg.backbone, pretrained=cfg.pretrained, weights=cfg.weights)
-
-        def plain_features(images: np.ndarray, files_key: str) -> torch.Tensor:
-            return self._feature_inputs(
-                images, files_key, augmented=np.array([], dtype=np.int64)
-            ).views["plain"]
-
-        self.data: RunData = prepare_data(cfg, plain_features=plain_features)
-        data = self.data
-        if cfg.mode == "frozen":
-            self.inputs = self._feature_inputs(
-                data.images, data.files_key, augmented=data.split.train
-            )
-            # Seeded again here: a cache miss builds the backbone, whose random initialisation
-            # (overwritten by the pretrained weights) draws from torch's generator; the head and
-            # the training draws must not depend on whether the features were cached.
+        self.folder = RunFolder(out, cfg) if out is not None else None
+        self.device = resolve_device(cfg.device)
+        with fixed_threads():
+            self.data, self.inputs = build_inputs(cfg)
+            # Seeded once, after the inputs: the model, the loss and every training draw.
             self.generator = seed_everything(cfg.seed)
-        else:
-            self.inputs = ImageInputs(data.images, cfg.image_size)
-
-    def _setup(self) -> None:
-        self._setup_inputs()
-        cfg, data = self.config, self.data
-        if cfg.mode == "frozen":
-            head = EmbeddingHead(self.inputs.feature_dim, cfg.dim, layernorm=cfg.layernorm)
-            self.model: nn.Module = head
-        else:
-            head = EmbeddingHead(self.backbone.feature_dim, cfg.dim, layernorm=cfg.layernorm)
-            self.model = EmbeddingModel(self.backbone, head)
-        self.model.to(self.device)
-        try:
-            loss = create(
-                cfg.method,
-                num_classes=data.num_classes,
-                dim=cfg.dim,
-                num_samples=len(data.train),
-                **cfg.loss_params,
-            )
-        except UserError:
-            raise
-        except (TypeError, ValueError) as error:
-            # the loss classes check their own parameters; say which option to fix
-            raise TrainingSetupError(
-                f"{cfg.method}: bad loss parameter ({error}); fix loss_params (--param "
-                f"KEY=VALUE); `rsdml methods` lists each method's parameters"
-            ) from error
-        self.loss = loss.to(self.device)
-        self.hooks = self.loss.hooks
-        if "unlabelled" in self.hooks and len(data.unlabelled) == 0:
-            raise TrainingSetupError(
-                f"{cfg.method} learns from unlabelled images: set label_fraction < 1 "
-                "(e.g. --label-fraction 0.2) or unlabelled_pool='test'"
-            )
-        self._check_batch_size()
-        trainable = [p for p in self.model.parameters() if p.requires_grad]
-        trainable += [p for p in self.loss.parameters() if p.requires_grad]
-        self.trainable = trainable
+            self.model = _build_model(cfg, self.inputs).to(self.device)
+            self.loss = _create_loss(cfg, self.data).to(self.device)
+        self.needs = self.loss.needs
+        self._check_needs()
+        self.trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.trainable += [p for p in self.loss.parameters() if p.requires_grad]
         self.optimizer = torch.optim.SGD(
-            trainable,
+            self.trainable,
             lr=cfg.lr,
             momentum=cfg.momentum,
             nesterov=cfg.momentum > 0,
             weight_decay=cfg.weight_decay,
         )
-        self.scheduler = _lr_scheduler(self.optimizer, cfg)
+        # The papers' step schedule (x gamma every 30/130 of the run), in epochs.
+        step = max(1, round(cfg.lr_step_fraction * cfg.epochs))
+        self.scheduler = torch.optim.lr_scheduler.StepLR(
+            self.optimizer, step_size=step, gamma=cfg.lr_gamma
+        )
         self.momentum_encoder = (
             MomentumEncoder(self.model, cfg.ema_momentum, cfg.bn_splits).to(self.device)
-            if "momentum_encoder" in self.hooks
+            if self.needs.momentum_encoder
             else None
         )
-        self.train_labels = torch.as_tensor(data.train_labels, dtype=torch.long)
-        self.selection_labels = data.train_labels
-        self.val_labels = data.scenes.labels[data.split.val]
         self.unlabelled_stream = (
-            BatchStream(len(data.unlabelled), cfg.batch_size, self.generator)
-            if "unlabelled" in self.hooks
+            BatchStream(len(self.data.unlabelled), cfg.batch_size, self.generator)
+            if self.needs.unlabelled
             else None
         )
+        self.train_labels = torch.as_tensor(self.data.train_labels, dtype=torch.long)
+        self.val_labels = self.data.scenes.labels[self.data.split.val]
         self.history: list[dict[str, Any]] = []
-        # Whether training did anything at all, kept across resumes (see _ineffective_training).
-        self.parameters_moved = False
-        self.gradient_seen = False
-        self.steps = 0
-        self.zero_loss_steps = 0
+        self.activity = Activity()
         self.start_epoch = 0
         self.best_score = -math.inf
         self.best_epoch = -1
         self.best_state: dict[str, Any] | None = None
 
-    def _check_batch_size(self) -> None:
-        """Refuse, before anything is written, a batch size the loss cannot learn from."""
-        cfg, loss = self.config, self.loss
-        if loss.needs_pairs:
+    def _check_needs(self) -> None:
+        """Refuse, before anything is written, a run that cannot give the loss what it needs."""
+        cfg, needs = self.config, self.needs
+        if needs.unlabelled and len(self.data.unlabelled) == 0:
+            raise TrainingSetupError(
+                f"{cfg.method} learns from unlabelled images: set label_fraction < 1 "
+                "(e.g. --label-fraction 0.2) or unlabelled_pool='test'"
+            )
+        if needs.pairs:
             why = (
                 "it needs a positive pair and a negative in every batch (two classes x two images)"
             )
         else:
             why = "the samplers skip a lone sample, so batches of one give no training step"
-        if cfg.batch_size < loss.min_batch_size:
+        if cfg.batch_size < needs.min_batch_size:
             raise TrainingSetupError(
                 f"{cfg.method} cannot learn from batches of {cfg.batch_size}: {why}; set "
-                f"--batch-size to {loss.min_batch_size} or more (e.g. 32)"
+                f"--batch-size to {needs.min_batch_size} or more (e.g. 32)"
             )
-        if not loss.needs_pairs:
+        if not needs.pairs:
             return
         classes = len(np.unique(self.data.train_labels))
-        if self.info.sampler == "balanced":
+        if needs.sampler == "balanced":
             classes = balanced_batch_shape(cfg.batch_size, classes)[0]
         if classes < 2:
             raise TrainingSetupError(
@@ -250,24 +138,248 @@ class Trainer:
                 "(--label-fraction) or a larger --batch-size"
             )
 
-    def _feature_inputs(
-        self, images: np.ndarray, files_key: str, augmented: np.ndarray
-    ) -> FeatureInputs:
+    # ------------------------------------------------------------------ run
+    def run(self) -> dict[str, Any]:
+        """Train (or resume), select on validation, evaluate on test; returns the metrics.
+
+        Runs with :func:`rsdml.runtime.fixed_threads`: the same configuration gives the same
+        history and metrics on any core count and in any study worker.
+        """
+        with fixed_threads():
+            untrained = self._start()
+            cfg = self.config
+            epochs = progress(
+                range(self.start_epoch, cfg.epochs),
+                desc=f"{cfg.method} ({cfg.mode})",
+                total=cfg.epochs - self.start_epoch,
+                enabled=cfg.progress,
+                unit="epoch",
+            )
+            for epoch in epochs:
+                self._epoch(epoch)
+            return self._finish(untrained)
+
+    def _start(self) -> dict[str, float]:
+        """Record the run (set-up passed), resume from its last epoch, or evaluate the untrained
+        model and fill the memory; returns the untrained test metrics."""
+        if self.folder is not None:
+            self.folder.write_config()
+            self.folder.write_split(self.data)
+            state = self.folder.load_last()
+            if state is not None:
+                self._restore(state)
+                return self.folder.read_untrained()
+        database = embed(self.model, self.inputs, self.data.split.train, self.device)
+        untrained = self._evaluate("test", database)
+        if self.needs.memory:
+            train = embed(self.model, self.inputs, self.data.train, self.device)
+            self.loss.init_memory(
+                train.embedding.to(self.device), self.train_labels.to(self.device)
+            )
+        if self.folder is not None:
+            self.folder.write_untrained(untrained)
+        return untrained
+
+    def _epoch(self, epoch: int) -> None:
+        """One epoch: pruning when due, the steps, validation, selection and the checkpoint."""
         cfg = self.config
-        views = cfg.views if len(augmented) else ("plain",)
-        return FeatureInputs.build(
-            self.backbone,
-            images,
-            files_key=files_key,
-            image_size=cfg.image_size,
-            views=views,
-            augmented=augmented,
-            device=str(self.device),
-            progress=cfg.progress,
+        started = time.perf_counter()
+        if self.needs.pruning and self.loss.pruning_due(epoch + 1, cfg.epochs):
+            self._prune()
+        record = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
+        record.update(self._train_epoch(epoch))
+        record.update(self._validate())
+        record.update(self.loss.stats())
+        record["seconds"] = time.perf_counter() - started
+        self.history.append(record)
+        score = record[f"val_{SELECTION_METRIC}"]
+        if score > self.best_score:
+            self.best_score, self.best_epoch = score, epoch + 1
+            self.best_state = self._snapshot()
+        if self.folder is not None:
+            self.folder.save_last(self._state(epoch))
+            self.folder.write_history(self.history)
+
+    def _train_epoch(self, epoch: int) -> dict[str, float]:
+        """Every batch of the epoch, then the learning-rate schedule; returns the mean loss."""
+        self.activity.start_epoch(self.trainable, self.device)
+        self.model.train()
+        self.loss.train()
+        self.loss.set_progress(epoch / self.config.epochs)
+        if self.needs.sampler == "balanced":
+            batches = balanced_batches(
+                self.data.train_labels, self.config.batch_size, self.generator
+            )
+        else:
+            batches = random_batches(len(self.data.train), self.config.batch_size, self.generator)
+        losses = [self._step(positions, epoch) for positions in batches]
+        self.activity.end_epoch(losses, self.trainable)
+        self.scheduler.step()
+        return {"loss": float(np.mean(losses)) if losses else float("nan")}
+
+    def _step(self, positions: torch.Tensor, epoch: int) -> float:
+        """One optimiser step on the training samples at ``positions``; returns the loss."""
+        batch = self._batch(positions)
+        value = self.loss(batch)
+        if not torch.isfinite(value):
+            raise TrainingDiverged(
+                f"{self.config.method}: the loss became {value.item()} at epoch {epoch + 1}; "
+                f"lower the learning rate (now {self.optimizer.param_groups[0]['lr']:g}) "
+                "or check the loss parameters"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        value.backward()
+        if self.config.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(self.trainable, self.config.max_grad_norm)
+        self.activity.observe_gradients(self.trainable)
+        self.optimizer.step()
+        if self.momentum_encoder is not None:
+            self.momentum_encoder.update(self.model)
+        if self.needs.memory:
+            self.loss.after_step(batch)
+        return value.item()
+
+    def _batch(self, positions: torch.Tensor) -> Batch:
+        """The model's outputs for one batch, with what the loss's needs ask for."""
+        data, device = self.data, self.device
+        global_indices = torch.as_tensor(data.train[positions.numpy()])
+        inputs = self.inputs.train_batch(global_indices, self.generator)
+        inputs = inputs.to(device, non_blocking=True)
+        with autocast(device):
+            out = self.model(inputs)
+        batch = Batch(
+            embeddings=out.embedding.float(),
+            raw=out.raw.float(),
+            labels=self.train_labels[positions].to(device),
+            indices=positions.to(device),
         )
+        if self.momentum_encoder is not None:
+            with autocast(device):
+                batch.momentum = self.momentum_encoder(inputs, self.generator).embedding.float()
+        if self.unlabelled_stream is not None:
+            pool = data.unlabelled[next(self.unlabelled_stream).numpy()]
+            u_inputs = self.inputs.train_batch(torch.as_tensor(pool), self.generator)
+            with autocast(device):
+                batch.unlabelled = self.model(u_inputs.to(device)).embedding.float()
+            if self.needs.unlabelled_labels:
+                batch.unlabelled_labels = torch.as_tensor(
+                    data.scenes.labels[pool], dtype=torch.long, device=device
+                )
+        return batch
+
+    def _prune(self) -> None:
+        """Needs ``pruning``: re-estimate which samples to keep with the validation-selected
+        model (loaded into copies), then carry on from the weights ``needs.pruning_resume``
+        names: the current ones (only the pruning decision is taken over), or the selected
+        ones (with their loss state; the optimiser's momentum is cleared)."""
+        selected_model, selected_loss = copy.deepcopy(self.model), copy.deepcopy(self.loss)
+        if self.best_state is not None:
+            selected_model.load_state_dict(self.best_state["model"])
+            selected_loss.load_state_dict(self.best_state["loss"])
+        train = embed(selected_model, self.inputs, self.data.train, self.device)
+        selected_loss.update_pruning(
+            train.embedding.to(self.device), self.train_labels.to(self.device)
+        )
+        if self.needs.pruning_resume == "selected" and self.best_state is not None:
+            self.model.load_state_dict(selected_model.state_dict())
+            self.loss.load_state_dict(selected_loss.state_dict())  # its pruning weights too
+            self.optimizer.state.clear()
+        else:
+            self.loss.copy_pruning_from(selected_loss)
+
+    # ------------------------------------------------------------------ evaluate
+    def _validate(self) -> dict[str, float]:
+        """The selection score (validation kNN@10 against the labelled training set) and the
+        ranks of the probe embeddings."""
+        train = embed(self.model, self.inputs, self.data.train, self.device)
+        val = embed(self.model, self.inputs, self.data.split.val, self.device)
+        score = knn_accuracy(
+            val.embedding, self.val_labels, train.embedding, self.data.train_labels, ks=(10,)
+        )[SELECTION_METRIC]
+        probe = self._probe_embeddings(val.embedding)
+        return {f"val_{SELECTION_METRIC}": score, **rank_stats(self.loss, probe.to(self.device))}
+
+    def _probe_embeddings(self, val_embeddings: torch.Tensor) -> torch.Tensor:
+        """Embeddings whose rank is tracked: the unlabelled pool when there is one (the matrix
+        HR-S2DML's regulariser acts on), else the validation split."""
+        if len(self.data.unlabelled):
+            return embed(self.model, self.inputs, self.data.unlabelled, self.device).embedding
+        return val_embeddings
+
+    def _evaluate(
+        self, split: str, database: Embeddings, queries: Embeddings | None = None
+    ) -> dict[str, float]:
+        """Metrics of the ``split`` ("val" or "test") queries against the whole train split.
+
+        The database labels are the archive's clean ones by default, or the (noisy) labels the
+        learner was given (``database_labels="given"``).
+        """
+        data = self.data
+        indices = getattr(data.split, split)
+        if queries is None:
+            queries = embed(self.model, self.inputs, indices, self.device)
+        clean = self.config.database_labels == "clean"
+        return evaluate_embeddings(
+            queries.embedding,
+            data.scenes.labels[indices],
+            database.embedding,
+            data.database_clean if clean else data.database_given,
+            seed=self.config.seed,
+            device=self.device,
+        )
+
+    # ------------------------------------------------------------------ finish
+    def _finish(self, untrained: dict[str, float] | None) -> dict[str, Any]:
+        """Load the selected weights, evaluate them once on validation and test, and write the
+        final files (metrics last)."""
+        cfg, data = self.config, self.data
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state["model"])
+            self.loss.load_state_dict(self.best_state["loss"])
+        embedded = {
+            split: embed(self.model, self.inputs, getattr(data.split, split), self.device)
+            for split in ("train", "val", "test")
+        }
+        evaluated = {
+            split: self._evaluate(split, embedded["train"], embedded[split])
+            for split in ("val", "test")
+        }
+        probe = self._probe_embeddings(embedded["val"].embedding).to(self.device)
+        metrics = {
+            "config": cfg.to_dict(),
+            "config_key": cfg.key(),
+            "classes": list(data.scenes.classes),
+            "split": data.split.summary(data.scenes.labels, data.scenes.classes),
+            "best_epoch": self.best_epoch,
+            **evaluated,
+            "untrained": untrained,
+            "noise": _noise_summary(cfg, data),
+            "history": self.history,
+            "rank": {
+                "probe": "unlabelled" if len(data.unlabelled) else "val",
+                **spectra(self.loss, probe),
+            },
+            "seconds": float(sum(r["seconds"] for r in self.history)),
+            "warnings": self.activity.warnings(cfg),
+        }
+        for message in metrics["warnings"]:
+            _warn(message)
+        if self.folder is not None:
+            arrays = {split: embedded[split].embedding.numpy() for split in embedded}
+            arrays.update({f"{split}_index": getattr(data.split, split) for split in embedded})
+            arrays.update(
+                train_labels=data.database_given,
+                train_clean=data.database_clean,
+                labelled_index=data.train,
+                val_labels=data.scenes.labels[data.split.val],
+                test_labels=data.scenes.labels[data.split.test],
+            )
+            self.folder.write_final(metrics, self._state(cfg.epochs - 1), arrays)
+        return metrics
 
     # ------------------------------------------------------------------ state
     def _state(self, epoch: int) -> dict[str, Any]:
+        """Everything a resume needs after ``epoch`` (0-based)."""
         return {
             "epoch": epoch,
             "model": self.model.state_dict(),
@@ -286,15 +398,11 @@ class Trainer:
             "unlabelled_stream": None
             if self.unlabelled_stream is None
             else self.unlabelled_stream.state_dict(),
-            "activity": {
-                "parameters_moved": self.parameters_moved,
-                "gradient_seen": self.gradient_seen,
-                "steps": self.steps,
-                "zero_loss_steps": self.zero_loss_steps,
-            },
+            "activity": self.activity.state_dict(),
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
+        """Continue from a :meth:`_state` checkpoint."""
         self.model.load_state_dict(state["model"])
         self.loss.load_state_dict(state["loss"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -309,12 +417,7 @@ class Trainer:
         torch.set_rng_state(state["torch_rng"])
         if self.unlabelled_stream is not None and state.get("unlabelled_stream") is not None:
             self.unlabelled_stream.load_state_dict(state["unlabelled_stream"])
-        # A checkpoint from before these counters existed cannot tell: assume training worked.
-        activity = state.get("activity", {"parameters_moved": True, "steps": 1})
-        self.parameters_moved = activity["parameters_moved"]
-        self.gradient_seen = activity.get("gradient_seen", True)
-        self.steps = activity["steps"]
-        self.zero_loss_steps = activity.get("zero_loss_steps", 0)
+        self.activity.load_state_dict(state.get("activity"))
         self.start_epoch = state["epoch"] + 1
 
     def _snapshot(self) -> dict[str, Any]:
@@ -324,315 +427,45 @@ class Trainer:
             "loss": {k: v.detach().cpu().clone() for k, v in self.loss.state_dict().items()},
         }
 
-    # ------------------------------------------------------------------ loop
-    def _batches(self):
-        if self.info.sampler == "balanced":
-            return balanced_batches(self.data.train_labels, self.config.batch_size, self.generator)
-        return random_batches(len(self.data.train), self.config.batch_size, self.generator)
 
-    def _train_epoch(self, epoch: int, unlabelled_stream: BatchStream | None) -> dict[str, float]:
-        cfg, data = self.config, self.data
-        # Compared after the epoch; once something moved there is nothing left to check.
-        before = None if self.parameters_moved else [p.detach().clone() for p in self.trainable]
-        # Weight decay moves parameters even without a gradient, so whether any gradient got
-        # through is tracked too: the largest |gradient| entry, kept on the device (no sync).
-        largest_gradient = torch.zeros((), device=self.device)
-        self.model.train()
-        self.loss.train()
-        self.loss.set_progress(epoch / cfg.epochs)
-        losses = []
-        for positions in self._batches():
-            global_indices = data.train[positions.numpy()]
-            inputs = self.inputs.train_batch(torch.as_tensor(global_indices), self.generator)
-            inputs = inputs.to(self.device, non_blocking=True)
-            with _autocast(self.device):
-                out = self.model(inputs)
-            batch = Batch(
-                embeddings=out.embedding.float(),
-                raw=out.raw.float(),
-                labels=self.train_labels[positions].to(self.device),
-                indices=positions.to(self.device),
-            )
-            if self.momentum_encoder is not None:
-                with _autocast(self.device):
-                    batch.momentum = self.momentum_encoder(inputs, self.generator).embedding.float()
-            if unlabelled_stream is not None:
-                rows = next(unlabelled_stream)
-                pool = data.unlabelled[rows.numpy()]
-                u_inputs = self.inputs.train_batch(torch.as_tensor(pool), self.generator)
-                with _autocast(self.device):
-                    batch.unlabelled = self.model(u_inputs.to(self.device)).embedding.float()
-                if self.loss_wants_unlabelled_labels:
-                    batch.unlabelled_labels = torch.as_tensor(
-                        data.scenes.labels[pool], dtype=torch.long, device=self.device
-                    )
-            value = self.loss(batch)
-            if not torch.isfinite(value):
-                raise TrainingDiverged(
-                    f"{cfg.method}: the loss became {value.item()} at epoch {epoch + 1}; "
-                    f"lower the learning rate (now {self.optimizer.param_groups[0]['lr']:g}) "
-                    "or check the loss parameters"
-                )
-            self.optimizer.zero_grad(set_to_none=True)
-            value.backward()
-            if cfg.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_(self.trainable, cfg.max_grad_norm)
-            if not self.gradient_seen:
-                largest_gradient = torch.stack(
-                    [largest_gradient]
-                    + [
-                        p.grad.detach().abs().amax().float()
-                        for p in self.trainable
-                        if p.grad is not None
-                    ]
-                ).amax()
-            self.optimizer.step()
-            if self.momentum_encoder is not None:
-                self.momentum_encoder.update(self.model)
-            if "memory" in self.hooks:
-                self.loss.after_step(batch)
-            losses.append(value.item())
-        self.steps += len(losses)
-        self.zero_loss_steps += sum(1 for value in losses if value == 0.0)
-        self.gradient_seen = self.gradient_seen or bool(largest_gradient > 0)
-        if before is not None:
-            self.parameters_moved = any(
-                not torch.equal(old, new.detach())
-                for old, new in zip(before, self.trainable, strict=True)
-            )
-        self.scheduler.step()
-        return {"loss": float(np.mean(losses)) if losses else float("nan")}
+def _build_model(cfg: TrainConfig, inputs: FeatureInputs | ImageInputs) -> nn.Module:
+    """The embedding head on cached features (frozen mode), or backbone + head (fine-tune)."""
+    if isinstance(inputs, FeatureInputs):
+        return EmbeddingHead(inputs.feature_dim, cfg.dim, layernorm=cfg.layernorm)
+    backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained, weights=cfg.weights)
+    head = EmbeddingHead(backbone.feature_dim, cfg.dim, layernorm=cfg.layernorm)
+    return EmbeddingModel(backbone, head)
 
-    @property
-    def loss_wants_unlabelled_labels(self) -> bool:
-        """Only the released-code reproduction of HR-S2DML reads labels of unlabelled images."""
-        return bool(getattr(self.loss, "leak_labels", False))
 
-    def _validate(self) -> dict[str, float]:
-        data = self.data
-        train = _embed(self.model, self.inputs, data.train, self.device)
-        val = _embed(self.model, self.inputs, data.split.val, self.device)
-        score = knn_accuracy(
-            val.embedding, self.val_labels, train.embedding, self.selection_labels, ks=(10,)
-        )[SELECTION_METRIC]
-        probe_embeddings = self._probe_embeddings(val.embedding)
-        return {
-            f"val_{SELECTION_METRIC}": score,
-            **_rank_stats(self.loss, probe_embeddings.to(self.device)),
-        }
-
-    def _probe_embeddings(self, val_embeddings: torch.Tensor) -> torch.Tensor:
-        """Embeddings whose rank is tracked: the unlabelled pool when there is one (the matrix
-        HR-S2DML's regulariser acts on), else the validation split."""
-        if len(self.data.unlabelled):
-            return _embed(self.model, self.inputs, self.data.unlabelled, self.device).embedding
-        return val_embeddings
-
-    def _initialise_memory(self) -> None:
-        train = _embed(self.model, self.inputs, self.data.train, self.device)
-        self.loss.init_memory(train.embedding.to(self.device), self.train_labels.to(self.device))
-
-    def _prune(self) -> None:
-        """t-RNSL: re-estimate which samples to keep with the validation-selected model.
-
-        The selected model and its prototypes are loaded into copies, so by default the current
-        weights (and optimiser state) carry on untouched and only the pruning decision is
-        transferred. With the loss's ``resume="selected"`` training continues from the selected
-        weights instead, with the optimiser's momentum cleared.
-        """
-        selected_model, selected_loss = copy.deepcopy(self.model), copy.deepcopy(self.loss)
-        if self.best_state is not None:
-            selected_model.load_state_dict(self.best_state["model"])
-            selected_loss.load_state_dict(self.best_state["loss"])
-        train = _embed(selected_model, self.inputs, self.data.train, self.device)
-        selected_loss.update_pruning(
-            train.embedding.to(self.device), self.train_labels.to(self.device)
+def _create_loss(cfg: TrainConfig, data: RunData) -> MetricLoss:
+    """The method's loss, sized for the data; a bad loss parameter names the option to fix."""
+    try:
+        return create(
+            cfg.method,
+            num_classes=data.num_classes,
+            dim=cfg.dim,
+            num_samples=len(data.train),
+            **cfg.loss_params,
         )
-        if self.loss.resume == "selected" and self.best_state is not None:
-            self.model.load_state_dict(selected_model.state_dict())
-            self.loss.load_state_dict(selected_loss.state_dict())  # its pruning weights too
-            self.optimizer.state.clear()
-        else:
-            self.loss.copy_pruning_from(selected_loss)
+    except UserError:
+        raise
+    except (TypeError, ValueError) as error:
+        raise TrainingSetupError(
+            f"{cfg.method}: bad loss parameter ({error}); fix loss_params (--param "
+            f"KEY=VALUE); `rsdml methods` lists each method's parameters"
+        ) from error
 
-    def run(self) -> dict[str, Any]:
-        """Train (or resume), select on validation, evaluate on test; returns the metrics.
 
-        Runs with :func:`rsdml.runtime.fixed_threads`: the same configuration gives the same
-        history and metrics on any core count and in any study worker.
-        """
-        with fixed_threads():
-            return self._run()
-
-    def _run(self) -> dict[str, Any]:
-        if self.folder is not None:
-            finished = self.folder.finished_metrics()
-            if finished is not None:
-                for message in finished.get("warnings", []):
-                    _warn(message)
-                return finished
-        self._setup()
-        cfg = self.config
-        if self.folder is not None:
-            self.folder.write_config()
-            self.folder.write_split(self.data)
-            state = self.folder.load_last()
-            if state is not None:
-                self._restore(state)
-        untrained = None
-        if self.start_epoch == 0:
-            untrained = self._evaluate_current()
-            if "memory" in self.hooks:
-                self._initialise_memory()
-        else:
-            untrained = self.folder.read_untrained()
-        if self.folder is not None and self.start_epoch == 0:
-            self.folder.write_untrained(untrained)
-        epochs = progress(
-            range(self.start_epoch, cfg.epochs),
-            desc=f"{cfg.method} ({cfg.mode})",
-            total=cfg.epochs - self.start_epoch,
-            enabled=cfg.progress,
-            unit="epoch",
-        )
-        for epoch in epochs:
-            started = time.perf_counter()
-            if "pruning" in self.hooks and self.loss.pruning_due(epoch + 1, cfg.epochs):
-                self._prune()
-            record = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
-            record.update(self._train_epoch(epoch, self.unlabelled_stream))
-            record.update(self._validate())
-            record.update(self.loss.stats())
-            record["seconds"] = time.perf_counter() - started
-            self.history.append(record)
-            score = record[f"val_{SELECTION_METRIC}"]
-            if score > self.best_score:
-                self.best_score, self.best_epoch = score, epoch + 1
-                self.best_state = self._snapshot()
-            if self.folder is not None:
-                self.folder.save_last(self._state(epoch))
-                self.folder.write_history(self.history)
-        return self._finish(untrained)
-
-    def _database_labels(self) -> np.ndarray:
-        """Labels of the evaluation database: the archive's clean labels by default, or the
-        (noisy) labels the learner was given."""
-        data = self.data
-        return (
-            data.database_clean if self.config.database_labels == "clean" else data.database_given
-        )
-
-    def _evaluate_current(self) -> dict[str, float]:
-        """Test metrics of the model as it stands (before training: the untrained embedding)."""
-        data = self.data
-        database = _embed(self.model, self.inputs, data.split.train, self.device)
-        test = _embed(self.model, self.inputs, data.split.test, self.device)
-        return evaluate_embeddings(
-            test.embedding,
-            data.scenes.labels[data.split.test],
-            database.embedding,
-            self._database_labels(),
-            seed=self.config.seed,
-            device=self.device,
-        )
-
-    def _finish(self, untrained: dict[str, float] | None) -> dict[str, Any]:
-        cfg, data = self.config, self.data
-        if self.best_state is not None:
-            self.model.load_state_dict(self.best_state["model"])
-            self.loss.load_state_dict(self.best_state["loss"])
-        train = _embed(self.model, self.inputs, data.split.train, self.device)
-        val = _embed(self.model, self.inputs, data.split.val, self.device)
-        test = _embed(self.model, self.inputs, data.split.test, self.device)
-        database_labels = self._database_labels()
-        test_labels = data.scenes.labels[data.split.test]
-        val_labels = data.scenes.labels[data.split.val]
-        metrics = {
-            "config": cfg.to_dict(),
-            "config_key": cfg.key(),
-            "classes": list(data.scenes.classes),
-            "split": data.split.summary(data.scenes.labels, data.scenes.classes),
-            "best_epoch": self.best_epoch,
-            "val": evaluate_embeddings(
-                val.embedding,
-                val_labels,
-                train.embedding,
-                database_labels,
-                seed=cfg.seed,
-                device=self.device,
-            ),
-            "test": evaluate_embeddings(
-                test.embedding,
-                test_labels,
-                train.embedding,
-                database_labels,
-                seed=cfg.seed,
-                device=self.device,
-            ),
-            "untrained": untrained,
-            "noise": None
-            if data.noise is None
-            else {
-                "kind": cfg.noise,
-                "rate": cfg.noise_rate,
-                "realised_rate": float(data.noise.realised_rate),
-                "transition": np.asarray(data.noise.transition).tolist(),
-            },
-            "history": self.history,
-            "rank": {
-                "probe": "unlabelled" if len(data.unlabelled) else "val",
-                **_spectra(self.loss, self._probe_embeddings(val.embedding).to(self.device)),
-            },
-            "seconds": float(sum(r["seconds"] for r in self.history)),
-            "warnings": self._ineffective_training(),
-        }
-        for message in metrics["warnings"]:
-            _warn(message)
-        if self.folder is not None:
-            embeddings = {
-                "train": train.embedding.numpy(),
-                "val": val.embedding.numpy(),
-                "test": test.embedding.numpy(),
-                "train_index": data.split.train,
-                "val_index": data.split.val,
-                "test_index": data.split.test,
-                "train_labels": data.database_given,
-                "train_clean": data.database_clean,
-                "labelled_index": data.train,
-                "val_labels": val_labels,
-                "test_labels": test_labels,
-            }
-            self.folder.write_final(metrics, self._state(cfg.epochs - 1), embeddings)
-        return metrics
-
-    def _ineffective_training(self) -> list[str]:
-        """One message per sign that training did nothing, naming the likely cause."""
-        cfg = self.config
-        prefix = f"{cfg.method}: training changed nothing"
-        if self.steps == 0:
-            return [
-                f"{prefix}: no training step was taken (every batch was skipped); raise "
-                f"--batch-size (now {cfg.batch_size}) or label more images"
-            ]
-        if self.zero_loss_steps == self.steps:
-            return [
-                f"{prefix}: the loss was exactly 0 at all {self.steps} steps; likely cause: "
-                f"batches too small to form pairs (--batch-size {cfg.batch_size}) or a loss "
-                f"parameter that makes every term vanish (loss_params {cfg.loss_params})"
-            ]
-        if not self.gradient_seen:
-            return [
-                f"{prefix}: every gradient was exactly 0 in {self.steps} steps; likely cause: a "
-                f"loss parameter that makes the gradients vanish or overflow (loss_params "
-                f"{cfg.loss_params}; an overflowing gradient is clipped to 0)"
-            ]
-        if not self.parameters_moved:
-            cause = "the learning rate is 0 (--lr 0)" if cfg.lr == 0 else f"--lr {cfg.lr:g}"
-            return [
-                f"{prefix}: no trainable parameter moved in {self.steps} steps; likely cause: "
-                f"{cause}"
-            ]
-        return []
+def _noise_summary(cfg: TrainConfig, data: RunData) -> dict[str, Any] | None:
+    """The label noise of the run, as ``metrics.json`` records it."""
+    if data.noise is None:
+        return None
+    return {
+        "kind": cfg.noise,
+        "rate": cfg.noise_rate,
+        "realised_rate": float(data.noise.realised_rate),
+        "transition": np.asarray(data.noise.transition).tolist(),
+    }
 
 
 def _warn(message: str) -> None:
@@ -652,9 +485,10 @@ def prepare_features(config: TrainConfig | dict[str, Any]) -> None:
     """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
-    if config.resolved().mode == "frozen":
+    config = config.resolved()
+    if config.mode == "frozen":
         with fixed_threads():
-            Trainer(config)._setup_inputs()
+            build_inputs(config)
 
 
 def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> dict[str, Any]:
@@ -668,6 +502,12 @@ def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> 
     """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
+    if out is not None:
+        finished = RunFolder(out, config.resolved()).finished_metrics()
+        if finished is not None:
+            for message in finished.get("warnings", []):
+                _warn(message)
+            return finished
     return Trainer(config, out).run()
 
 

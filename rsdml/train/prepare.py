@@ -1,14 +1,14 @@
 """Everything a run needs before its first step: scenes, split, labels, noise and images.
 
 Kept apart from the loop so that notebooks can inspect exactly the data a run trains on
-(``prepare_data(config)``) without training anything.
+(``prepare_data(config)``, ``build_inputs(config)``) without training anything.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,18 +21,18 @@ from rsdml.data import (
     SceneList,
     Split,
     add_label_noise,
+    has_noise_table,
     labelled_subset,
     load_scene_list,
     make_split,
 )
 from rsdml.data.images import check_on_error, load_cached_images
 from rsdml.evaluate import top_k
+from rsdml.models import Backbone, DeferredBackbone, defer_backbone
+from rsdml.runtime import resolve_device
 from rsdml.storage import note
 from rsdml.train.config import TrainConfig
-
-# Label-dependent noise tables exist for these datasets (RNSL paper); any other dataset gets
-# the general construction from the class confusion of pretrained features.
-DATASETS_WITH_NOISE_TABLES = ("aid", "nwpu_resisc45")
+from rsdml.train.inputs import FeatureInputs, ImageInputs
 
 
 @dataclass
@@ -147,6 +147,30 @@ def load_run_images(config: TrainConfig) -> RunImages:
     return RunImages(loaded.scenes, split, loaded.images, loaded.images_key, loaded.skipped)
 
 
+def plain_features(
+    config: TrainConfig,
+    images: np.ndarray,
+    files_key: str,
+    backbone: Backbone | DeferredBackbone | None = None,
+) -> torch.Tensor:
+    """Pretrained features of every image (no augmented views), through the feature cache."""
+    if backbone is None:
+        backbone = defer_backbone(
+            config.backbone, pretrained=config.pretrained, weights=config.weights
+        )
+    inputs = FeatureInputs.build(
+        backbone,
+        images,
+        files_key=files_key,
+        image_size=config.image_size,
+        views=("plain",),
+        augmented=np.array([], dtype=np.int64),
+        device=str(resolve_device(config.device)),
+        progress=config.progress,
+    )
+    return inputs.views["plain"]
+
+
 def confusion_from_features(
     features: torch.Tensor, labels: np.ndarray, num_classes: int, k: int = 10
 ) -> np.ndarray:
@@ -161,13 +185,13 @@ def confusion_from_features(
 
 
 def prepare_data(
-    config: TrainConfig,
-    plain_features: Callable[[np.ndarray, str], torch.Tensor] | None = None,
+    config: TrainConfig, backbone: Backbone | DeferredBackbone | None = None
 ) -> RunData:
     """Split, label fraction and label noise of a resolved config.
 
-    ``plain_features(images, files_key)`` returns pretrained features of every image; it is
-    called only for label-dependent noise on a dataset without a published table.
+    Label-dependent noise on a dataset without a published table is built from the class
+    confusion of pretrained ``backbone`` features (by default the config's backbone, built only
+    if its features are not cached).
     """
     scenes, split, images, files_key, skipped = load_run_images(config)
     clean = scenes.labels[split.train]
@@ -176,15 +200,12 @@ def prepare_data(
     if config.noise is not None:
         options: dict = {"num_classes": len(scenes.classes)}
         if config.noise == "dependent":
-            if scenes.name in DATASETS_WITH_NOISE_TABLES:
+            # a published table where one exists (RNSL paper); elsewhere the general
+            # construction from the class confusion of pretrained features
+            if has_noise_table(scenes.name):
                 options.update(dataset=scenes.name, classes=scenes.classes)
             else:
-                if plain_features is None:
-                    raise ValueError(
-                        "label-dependent noise on this dataset is built from the class confusion "
-                        "of pretrained features: pass plain_features"
-                    )
-                features = plain_features(images, files_key)
+                features = plain_features(config, images, files_key, backbone)
                 options["confusion"] = confusion_from_features(
                     features[split.train], clean, len(scenes.classes)
                 )
@@ -219,3 +240,35 @@ def prepare_data(
         database_given=np.asarray(given),
         skipped=skipped,
     )
+
+
+def build_inputs(config: TrainConfig) -> tuple[RunData, FeatureInputs | ImageInputs]:
+    """The data of a resolved config and what the model reads of it: in frozen mode the cached
+    backbone features (plain, plus the augmented views of the training images), in fine-tune
+    mode the decoded images.
+
+    Runs in a forked torch random state seeded with ``config.seed``: a feature-cache miss builds
+    the backbone, whose random initialisation (overwritten by the pretrained weights) draws from
+    torch's generator, and a run's own draws must not depend on whether features were cached.
+    """
+    with torch.random.fork_rng():
+        torch.manual_seed(config.seed)
+        if config.mode != "frozen":
+            data = prepare_data(config)
+            return data, ImageInputs(data.images, config.image_size)
+        # Frozen mode reads cached features: the network is built only if some are missing.
+        backbone = defer_backbone(
+            config.backbone, pretrained=config.pretrained, weights=config.weights
+        )
+        data = prepare_data(config, backbone)
+        inputs = FeatureInputs.build(
+            backbone,
+            data.images,
+            files_key=data.files_key,
+            image_size=config.image_size,
+            views=config.views if len(data.split.train) else ("plain",),
+            augmented=data.split.train,
+            device=str(resolve_device(config.device)),
+            progress=config.progress,
+        )
+        return data, inputs

@@ -29,6 +29,7 @@ from rsdml.data import (
     list_datasets,
     load_scene_list,
     make_split,
+    register_dataset,
 )
 from rsdml.errors import UserError
 
@@ -38,18 +39,21 @@ KNOWN = [UCMerced, AID, NWPURESISC45, PatternNet, EuroSAT]
 
 
 @pytest.mark.parametrize(
-    ("dataset", "classes", "images"),
+    ("dataset", "classes", "images", "native_size"),
     [
-        (UCMerced, 21, 2100),
-        (AID, 30, 10000),
-        (NWPURESISC45, 45, 31500),
-        (PatternNet, 38, 30400),
-        (EuroSAT, 10, 27000),
+        (UCMerced, 21, 2100, 256),
+        (AID, 30, 10000, 600),
+        (NWPURESISC45, 45, 31500, 256),
+        (PatternNet, 38, 30400, 256),
+        (EuroSAT, 10, 27000, 64),
     ],
 )
-def test_official_facts(dataset: type[KnownDataset], classes: int, images: int):
+def test_official_facts(dataset: type[KnownDataset], classes: int, images: int, native_size: int):
     assert len(dataset.classes) == classes
     assert dataset.num_images() == images
+    assert dataset.native_size == native_size
+    # The class states the published size; ``image_size`` is only an instance's resize target.
+    assert not hasattr(dataset, "image_size")
     assert list(dataset.classes) == sorted(dataset.classes)
     assert DATASETS[dataset.name] is dataset
     assert dataset.subdirs, "every known dataset names the folder its archive unpacks to"
@@ -170,6 +174,27 @@ def test_folder_needs_two_classes(tmp_path, fakes):
         load_scene_list("folder", root=tmp_path)
     with pytest.raises(DatasetNotFoundError, match="at least 2"):
         load_scene_list("folder", root=tmp_path / "absent")
+
+
+def test_registry_holds_every_dataset_module_in_listing_order():
+    assert list(DATASETS) == [
+        "ucmerced",
+        "aid",
+        "nwpu_resisc45",
+        "patternnet",
+        "eurosat",
+        "folder",
+        "synthetic",
+    ]
+    for name, dataset in DATASETS.items():
+        assert dataset.__module__ == f"rsdml.data.datasets.{name}"
+
+    class Impostor(KnownDataset):
+        name = "ucmerced"
+
+    with pytest.raises(ValueError, match="already registered"):
+        register_dataset(Impostor)
+    assert DATASETS["ucmerced"] is UCMerced
 
 
 def test_names_and_aliases():
@@ -305,6 +330,8 @@ def test_dataset_object_has_torchgeo_constructor_shape(tmp_path, known_tree):
         train = UCMerced(tmp_path, split="train", transforms=flip, image_size=16)
         test = UCMerced(root=tmp_path, split="test", download=False, checksum=False)
     assert len(train) == 21 * 7 and len(test) == 21 * 2
+    assert (train.image_size, test.image_size, train.native_size) == (16, None, 256)
+    assert test[0]["image"].shape == (3, 8, 8)  # no resize target: the size on disk
     sample = train[0]
     assert sample["image"].shape == (3, 16, 16) and sample["image"].dtype == torch.float32
     assert 0.0 <= float(sample["image"].min()) and float(sample["image"].max()) <= 1.0

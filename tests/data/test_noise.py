@@ -8,7 +8,16 @@ import re
 import numpy as np
 import pytest
 
-from rsdml.data import AID, NWPURESISC45, add_label_noise, transition_matrix
+from rsdml.data import (
+    AID,
+    DATASETS,
+    DATASETS_WITH_NOISE_TABLES,
+    NWPURESISC45,
+    add_label_noise,
+    has_noise_table,
+    transition_matrix,
+)
+from rsdml.data.noise import DEPENDENT_TABLES
 
 # The RNSL paper's Table V (Kang et al., IEEE TGRS 2021, doi:10.1109/TGRS.2020.3042607): AID at
 # eta = 0.5, retyped here row by row as printed there.
@@ -215,3 +224,11 @@ def test_helpful_errors():
         transition_matrix("dependent", 21, 0.2, dataset="aid")
     with pytest.raises(ValueError, match="must lie in"):
         add_label_noise(labels, "uniform", 0.2, num_classes=3)
+
+
+def test_the_noise_tables_own_the_list_of_datasets_that_have_one():
+    assert DATASETS_WITH_NOISE_TABLES == tuple(DEPENDENT_TABLES) == ("aid", "nwpu_resisc45")
+    assert set(DATASETS_WITH_NOISE_TABLES) <= set(DATASETS)
+    assert [name for name in DATASETS if has_noise_table(name)] == list(DATASETS_WITH_NOISE_TABLES)
+    assert has_noise_table("NWPU-RESISC45") and has_noise_table("resisc45")
+    assert not has_noise_table("ucmerced") and not has_noise_table("")

@@ -10,6 +10,7 @@ from sklearn.model_selection import cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
 
 import rsdml.data.synthetic as synthetic
+import rsdml.data.synthetic.generate as synthetic_generate
 from rsdml.data import (
     SYNTHETIC_CLASSES,
     generate_synthetic,
@@ -68,7 +69,7 @@ def test_files_written_once_in_the_cache(isolated_cache, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("rendered again")
 
-    monkeypatch.setattr(synthetic, "render_scene", fail)
+    monkeypatch.setattr(synthetic_generate, "render_scene", fail)
     again = load_scene_list("synthetic", num_classes=4, images_per_class=3, image_size=24, seed=2)
     assert again.files == scenes.files
     assert [path.stat().st_mtime_ns for path in again.files] == mtimes
@@ -93,11 +94,11 @@ def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(synthetic, "render_scene", flaky)
+    monkeypatch.setattr(synthetic_generate, "render_scene", flaky)
     with pytest.raises(KeyboardInterrupt):
         generate_synthetic(2, 3, 16, root=tmp_path)
     assert list(tmp_path.iterdir()) == []
-    monkeypatch.setattr(synthetic, "render_scene", original)
+    monkeypatch.setattr(synthetic_generate, "render_scene", original)
     folder = generate_synthetic(2, 3, 16, root=tmp_path)
     assert len(list(folder.rglob("*.png"))) == 6
 

@@ -8,6 +8,7 @@ import torch
 from rsdml.losses.base import (
     Batch,
     MetricLoss,
+    Needs,
     PrototypeLoss,
     euclidean_distances,
     linear_classifier,
@@ -45,7 +46,8 @@ def test_batch_accepts_unlabelled_batch_of_another_size():
 
 def test_metric_loss_hooks_default_to_no_ops():
     loss = MetricLoss()
-    assert loss.hooks == frozenset() and loss.sampler == "random"
+    assert loss.needs == Needs() and loss.needs.hooks == frozenset()
+    assert loss.needs.sampler == "random"
     assert loss.stats() == {}
     assert loss.pruning_due(40, 130) is False
     loss.init_memory(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))
@@ -105,3 +107,22 @@ def test_linear_classifier_starts_with_zero_bias():
     classifier = linear_classifier(dim=5, num_classes=3)
     assert classifier.weight.shape == (3, 5)
     assert torch.count_nonzero(classifier.bias) == 0
+
+
+def test_needs_name_the_hooks_and_refuse_impossible_combinations():
+    assert Needs(memory=True, momentum_encoder=True).hooks == {"memory", "momentum_encoder"}
+    with pytest.raises(ValueError, match="sampler"):
+        Needs(sampler="hard")
+    with pytest.raises(ValueError, match="resume"):
+        Needs(pruning=True, pruning_resume="best")
+    with pytest.raises(ValueError, match="unlabelled_labels"):
+        Needs(unlabelled_labels=True)
+
+
+def test_options_that_change_what_the_loop_does_show_in_the_needs():
+    from rsdml.losses import create
+
+    leak = create("hr_s2dml", num_classes=3, dim=4, num_samples=8, leak_labels=True)
+    assert leak.needs.unlabelled_labels and not type(leak).needs.unlabelled_labels
+    pruning = create("trnsl", num_classes=3, dim=4, num_samples=8, resume="selected")
+    assert pruning.needs.pruning_resume == "selected" and pruning.needs.pruning

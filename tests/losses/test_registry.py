@@ -203,16 +203,16 @@ class Setup:
         self.model = torch.nn.Linear(FEATURES, DIM)
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.loss = create(name, num_classes=CLASSES, dim=DIM, num_samples=NUM_SAMPLES)
-        if "memory" in self.loss.hooks:
+        if self.loss.needs.memory:
             with torch.no_grad():
                 self.loss.init_memory(F.normalize(self.model(self.features), dim=1), self.labels)
 
     def batch(self):
         raw = self.model(self.features)
         batch = Batch(F.normalize(raw, dim=1), raw, self.labels, torch.arange(NUM_SAMPLES))
-        if "unlabelled" in self.loss.hooks:
+        if self.loss.needs.unlabelled:
             batch.unlabelled = F.normalize(self.model(self.unlabelled), dim=1)
-        if "momentum_encoder" in self.loss.hooks:
+        if self.loss.needs.momentum_encoder:
             with torch.no_grad():
                 batch.momentum = F.normalize(self.ema(self.features), dim=1)
         return batch

@@ -137,6 +137,6 @@ def test_negative_weights_are_constants_in_the_gradient():
 
 
 def test_sampler_is_balanced_and_arguments_are_checked():
-    assert SimilarityRetentionLoss.sampler == "balanced"
+    assert SimilarityRetentionLoss.needs.sampler == "balanced"
     with pytest.raises(ValueError, match="margin"):
         SimilarityRetentionLoss(boundary=1.0, margin=1.0)

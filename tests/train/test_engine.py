@@ -92,7 +92,7 @@ def test_run_folder_contents(tmp_path):
 def test_finished_run_is_returned_without_training(tmp_path, monkeypatch):
     out = tmp_path / "run"
     metrics = fit(tiny_config(epochs=2), out=out)
-    monkeypatch.setattr(Trainer, "_setup", lambda self: pytest.fail("trained again"))
+    monkeypatch.setattr(Trainer, "__init__", lambda *args: pytest.fail("trained again"))
     assert fit(tiny_config(epochs=2), out=out)["test"] == metrics["test"]
 
 
@@ -101,10 +101,10 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
 
     original = Trainer._train_epoch
 
-    def interrupt_at_third(self, epoch, stream):
+    def interrupt_at_third(self, epoch):
         if epoch == 2:
             raise KeyboardInterrupt
-        return original(self, epoch, stream)
+        return original(self, epoch)
 
     monkeypatch.setattr(Trainer, "_train_epoch", interrupt_at_third)
     with pytest.raises(KeyboardInterrupt):
@@ -181,7 +181,6 @@ def test_pruning_resumes_from_the_weights_asked_for(resume):
     trainer = Trainer(
         tiny_config("trnsl", noise="uniform", noise_rate=0.3, loss_params={"resume": resume})
     )
-    trainer._setup()
     trainer.best_state = trainer._snapshot()  # the "selected" model: the initial weights
     selected = {k: v.clone() for k, v in trainer.model.state_dict().items()}
     for parameter in trainer.model.parameters():  # training moved on since the selection
@@ -259,11 +258,11 @@ def test_pair_losses_need_two_labelled_classes(monkeypatch):
 
     original = prepare_module.prepare_data
 
-    def one_class(config, plain_features=None):
-        data = original(config, plain_features)
+    def one_class(config, backbone=None):
+        data = original(config, backbone)
         data.train_labels = np.zeros_like(data.train_labels)
         return data
 
-    monkeypatch.setattr("rsdml.train.engine.prepare_data", one_class)
+    monkeypatch.setattr("rsdml.train.prepare.prepare_data", one_class)
     with pytest.raises(TrainingSetupError, match="two classes"):
         fit(tiny_config("dcnn", epochs=1))

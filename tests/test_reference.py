@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from torch import nn
 
-import rsdml.baseline as baseline
+import rsdml.reference as reference
 
 SIZE = 8
 
@@ -21,7 +21,7 @@ def trunk(tmp_path, monkeypatch, flatten_backbone) -> nn.Module:
     monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RSDML_PROGRESS", "0")
     shared = flatten_backbone(SIZE)
-    monkeypatch.setattr(baseline, "create_backbone", lambda *args, **kwargs: shared)
+    monkeypatch.setattr(reference, "create_backbone", lambda *args, **kwargs: shared)
     return shared.trunk
 
 
@@ -41,7 +41,7 @@ def _write_tree(root: Path, seed: int) -> list[Path]:
 
 
 def _evaluate(root: Path, **options) -> dict[str, float]:
-    return baseline.evaluate_backbone(
+    return reference.evaluate_backbone(
         "folder", "fake", root=root, image_size=SIZE, device="cpu", dataset_options=options
     )
 

@@ -1,0 +1,245 @@
+"""The sub-commands: each turns parsed options into a call of the package and prints its result
+(one JSON line last on stdout, a short summary on stderr)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import numpy as np
+
+from rsdml.cli.common import (
+    CommandLineError,
+    duration,
+    key_values,
+    percent,
+    print_json,
+    say,
+    table,
+)
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from rsdml.data import list_datasets
+
+    rows = list_datasets(args.root) if args.root else list_datasets()
+    for row in rows:
+        mark = "present" if row["present"] else "missing"
+        print(f"{row['name']:<15} {mark:<8} {row.get('path', '')}", file=sys.stderr)
+    print_json(rows)
+    return 0
+
+
+def _fractions(args: argparse.Namespace) -> str:
+    return " ".join(f"{value:g}" for value in args.fractions)
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from rsdml.data import load_scene_list, make_split
+
+    total = sum(args.fractions)
+    if total > 1 + 1e-6:
+        raise CommandLineError(f"--fractions {_fractions(args)} sum to {total:g}, more than 1")
+    if total < 1 - 1e-6 and not args.allow_unused:
+        # Checked here too so that the message names the command-line flag.
+        raise CommandLineError(
+            f"--fractions {_fractions(args)} sum to {total:g}, which would leave "
+            f"{1 - total:.0%} of the images in no split; make them sum to 1, or add "
+            "--allow-unused if that is intended"
+        )
+    scenes = load_scene_list(args.dataset, args.root, download=args.download)
+    split = make_split(
+        scenes, fractions=tuple(args.fractions), seed=args.seed, allow_unused=args.allow_unused
+    )
+    summary = split.summary(scenes.labels, scenes.classes)
+    saved = ""
+    if args.out:
+        from rsdml.storage import atomic_write_json
+
+        record = {
+            "dataset": scenes.name,
+            **split.to_dict(),
+            "classes": list(scenes.classes),
+            "files": [str(path) for path in scenes.files],
+            "labels": np.asarray(scenes.labels).tolist(),
+        }
+        saved = f"; written to {atomic_write_json(args.out, record)}"
+    say(
+        f"split of {scenes.name} (seed {args.seed}, fractions {_fractions(args)}): "
+        f"{summary['classes']} classes, {summary['train']} training, {summary['val']} "
+        f"validation and {summary['test']} test images{saved}"
+    )
+    print_json(summary)
+    return 0
+
+
+def cmd_embed_eval(args: argparse.Namespace) -> int:
+    from rsdml.reference import evaluate_backbone
+    from rsdml.runtime import resolve_device
+
+    resolve_device(args.device)  # before the images are decoded and cached
+    metrics = evaluate_backbone(
+        args.dataset,
+        args.backbone,
+        root=args.root,
+        image_size=args.image_size,
+        weights=args.weights,
+        device=args.device,
+        download=args.download,
+        pretrained=not args.no_pretrained,
+        dataset_options=key_values(args.dataset_option),
+    )
+    from rsdml.storage import cache_subdir
+
+    say(
+        f"frozen {args.backbone} features of {args.dataset}, test split: {percent(metrics)}; "
+        f"the features are cached in {cache_subdir('features')}"
+    )
+    print_json(metrics)
+    return 0
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    from rsdml.losses import METHODS
+    from rsdml.train.config import FROZEN_LOSS_DEFAULTS
+
+    rows = []
+    lines = [("name", "paper", "hooks", "defaults")]
+    for name, info in METHODS.items():
+        shown = info.as_row()
+        lines.append((name, info.paper, shown["hooks"], shown["defaults"] or "-"))
+        rows.append(
+            {
+                "name": name,
+                "paper": info.paper,
+                "defaults": info.defaults,
+                "hooks": sorted(info.hooks),
+            }
+        )
+    say(table(lines))
+    for name, overrides in FROZEN_LOSS_DEFAULTS.items():
+        changed = ", ".join(f"{key}={value!r}" for key, value in overrides.items())
+        say(f"in frozen mode {name} defaults to {changed} instead")
+    print_json(rows)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from rsdml.losses import check_params
+    from rsdml.runtime import resolve_device
+    from rsdml.train import TrainConfig, fit
+
+    if args.noise is not None and args.noise_rate is None:
+        # Without a rate the run would silently train on clean labels.
+        raise CommandLineError(
+            f"--noise {args.noise} needs --noise-rate RATE, the fraction of corrupted training "
+            "labels (e.g. --noise-rate 0.4)"
+        )
+    loss_params = key_values(args.param)
+    # Refused here, before any data is read or a run folder is created.
+    check_params(args.method, loss_params)
+    resolve_device(args.device)
+    options: dict[str, Any] = {
+        "method": args.method,
+        "dataset": args.dataset,
+        "root": args.root,
+        "mode": args.mode,
+        "backbone": args.backbone,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "label_fraction": args.label_fraction,
+        "noise": args.noise,
+        "image_size": args.image_size,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "device": args.device,
+        "loss_params": loss_params,
+        "dataset_options": key_values(args.dataset_option),
+    }
+    # Left out when not given, so that TrainConfig's default and its own checks apply.
+    if args.noise_rate is not None:
+        options["noise_rate"] = args.noise_rate
+    if args.no_pretrained:
+        options["pretrained"] = False
+    if args.download:
+        options["dataset_options"]["download"] = True
+    if args.views:
+        options["views"] = tuple(args.views)
+    if args.weights:
+        options["weights"] = args.weights
+    if args.unlabelled_pool:
+        options["unlabelled_pool"] = args.unlabelled_pool
+    metrics = fit(TrainConfig.from_dict(options), out=args.out)
+    say(
+        f"{args.method} on {args.dataset}, test split: {percent(metrics['test'])}; the run is "
+        f"in {args.out} (metrics.json, embeddings.npz, learning curve, checkpoints)"
+    )
+    print_json(metrics["test"])
+    return 0
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from rsdml.study import plan_study, run_study
+
+    if args.device is not None:
+        from rsdml.runtime import resolve_device
+
+        resolve_device(args.device)  # refused here, not once per cell
+    if args.dry_run:
+        plan = plan_study(
+            args.study, out=args.out, workers=args.workers, rerun=args.rerun, device=args.device
+        )
+        say(_plan_text(plan))
+        print_json(plan)
+        return 0
+    summary = run_study(
+        args.study,
+        out=args.out,
+        workers=args.workers,
+        figures=args.figures,
+        report=not args.no_report,
+        fresh_kernels=args.fresh_kernels,
+        rerun=args.rerun,
+        device=args.device,
+    )
+    failed = f", {len(summary['failed'])} failed" if summary["failed"] else ""
+    where = f"; runs in {summary['out']}/cells"
+    if not args.no_report:
+        where += f", figures and tables (results.md) in {summary['figures']}"
+    say(
+        f"study {summary['study']}: {summary['cells']} cells, {summary['ran']} ran, "
+        f"{summary['skipped']} already done{failed}{where}"
+    )
+    print_json(summary)
+    return 1 if summary["failed"] or summary["report_failed"] else 0
+
+
+def _plan_text(plan: dict[str, Any]) -> str:
+    """The dry run of a study as a table of cells and a closing line with the estimate."""
+    rows = [("cell", "status", "seconds")]
+    for cell in plan["cells"]:
+        seconds = "" if cell["seconds"] is None else f"{cell['seconds']:.0f}"
+        rows.append((cell["label"], cell["status"], seconds))
+    estimate = plan["estimated_seconds"]
+    if estimate is None:
+        cost = "time unknown (no finished cell recorded its time yet)"
+    else:
+        cost = f"about {duration(estimate)} with {plan['workers']} worker(s)"
+    return (
+        f"{table(rows)}\nstudy {plan['study']} in {plan['out']}: {len(plan['cells'])} cells, "
+        f"{plan['done']} done, {plan['to_run']} to run, {cost}; nothing was run"
+    )
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from rsdml.study import regenerate_figures
+
+    summary = regenerate_figures(args.run_dir, figures=args.figures)
+    failed = summary["report_failed"]
+    say(
+        f"figures and tables of {args.run_dir} are in {summary['figures']}"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
+    print_json(summary)
+    return 1 if failed else 0

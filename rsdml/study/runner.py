@@ -1,0 +1,292 @@
+"""Running a study: the grid's cells through papermill, then the report notebooks.
+
+Each cell runs ``notebooks/<notebook>.py`` in its own folder (see :mod:`rsdml.study.grid`): a
+finished cell is skipped, a failed cell is recorded in ``cell.json`` and the others carry on.
+The report notebooks then read every cell and regenerate the figures and tables.
+"""
+
+from __future__ import annotations
+
+import multiprocessing.util
+import os
+import sys
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from rsdml.execution import WarmKernel, execute_notebook, notebook_path
+from rsdml.rundir import CELL_RECORD, read_json
+from rsdml.runtime import progress
+from rsdml.storage import atomic_write_json, content_key
+from rsdml.study.grid import Cell, expand, is_done, select_cells
+from rsdml.study.plan import set_aside, settle_replaced
+from rsdml.study.spec import Study, StudyError, load_study
+
+
+def run_cell(
+    notebook: Path, cell: Cell, threads: int, kernel: WarmKernel | None = None
+) -> dict[str, Any]:
+    """Execute one cell, recording success or failure in ``cell.json``; never raises.
+
+    A record that cannot be written (a full disk, a read-only folder) turns the cell into a
+    failure whose error says so; the study carries on with its other cells.
+    """
+    started = time.time()
+    # readers (the report) find method, setting and seed at the top of "parameters"
+    parameters = {"method": cell.method, "setting": cell.setting, "seed": cell.seed}
+    record: dict[str, Any] = {"label": cell.label, "parameters": {**parameters, **cell.parameters}}
+    try:
+        execute_notebook(
+            notebook, cell.folder / "notebook.ipynb", cell.parameters, threads, kernel=kernel
+        )
+        if not (cell.folder / "metrics.json").exists():
+            raise RuntimeError("the notebook finished without writing metrics.json")
+        record["status"] = "done"
+    except Exception as error:  # a failed cell must not stop the study
+        record["status"] = "failed"
+        record["error"] = _failure_line(error)
+        # papermill's message carries the notebook's own traceback: kept here, not on stderr
+        record["traceback"] = f"{error}\n{traceback.format_exc()}"[-8000:]
+    record["seconds"] = time.time() - started
+    try:
+        atomic_write_json(cell.folder / CELL_RECORD, record)
+    except OSError as error:
+        # without its record the cell is not done (rundir's contract): the next run repeats it
+        reason = f"could not write {cell.folder / CELL_RECORD}: {error}"
+        record["error"] = f"{record['error']}; {reason}" if "error" in record else reason
+        record["status"] = "failed"
+        print(f"FAILED {cell.label}: {reason}", file=sys.stderr)
+    return record
+
+
+def _failure_line(error: BaseException, limit: int = 600) -> str:
+    """One line naming why a cell failed: the notebook's own exception when papermill raised."""
+    name = getattr(error, "ename", None) or type(error).__name__
+    value = getattr(error, "evalue", None) if hasattr(error, "ename") else str(error)
+    line = " ".join(str(value or "").split())
+    return f"{name}: {line}"[:limit] if line else name
+
+
+# The warm kernel of a worker process, started by its first cell and shut down when the worker
+# exits (multiprocessing runs its finalizers then).
+_WORKER_KERNEL: WarmKernel | None = None
+
+
+def _run_cell_in_worker(notebook: Path, cell: Cell, threads: int, warm: bool) -> dict[str, Any]:
+    global _WORKER_KERNEL
+    if warm and _WORKER_KERNEL is None:
+        _WORKER_KERNEL = WarmKernel()
+        multiprocessing.util.Finalize(None, _WORKER_KERNEL.close, exitpriority=10)
+    return run_cell(notebook, cell, threads, kernel=_WORKER_KERNEL if warm else None)
+
+
+def run_cells(
+    notebook: Path, cells: list[Cell], workers: int, threads: int, warm: bool = True
+) -> list[dict[str, Any]]:
+    """Run cells in worker processes, with one overall progress bar on stderr.
+
+    With ``warm`` each worker reuses one kernel for all its cells (see :mod:`rsdml.execution`);
+    otherwise every cell gets a fresh kernel.
+    """
+    results = []
+    if workers <= 1:
+        with WarmKernel() as kernel:
+            for cell in progress(cells, desc="study cells", total=len(cells), unit="cell"):
+                results.append(run_cell(notebook, cell, threads, kernel=kernel if warm else None))
+        return results
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(_run_cell_in_worker, notebook, cell, threads, warm) for cell in cells
+        ]
+        for future in progress(
+            as_completed(futures), desc="study cells", total=len(futures), unit="cell"
+        ):
+            results.append(future.result())
+    return results
+
+
+# The configuration fields that decide which backbone features a frozen-mode run reads.
+FEATURE_PARAMETERS = (
+    "dataset",
+    "root",
+    "dataset_options",
+    "mode",
+    "backbone",
+    "image_size",
+    "views",
+    "pretrained",
+    "weights",
+)
+
+
+def prepare_shared_features(cells: list[Cell]) -> None:
+    """Compute the frozen-mode features the cells will read, once each, in this process.
+
+    Cells that share a dataset and backbone read the same cached features. Computed here first
+    with every core, they are not extracted by several workers at once on one thread each. A
+    failure is only reported: the cells then fail with the same error, each in its record.
+    """
+    from rsdml.train import prepare_features
+
+    prepared, reported = set(), set()
+    for cell in cells:
+        key = content_key({k: v for k, v in cell.config.items() if k in FEATURE_PARAMETERS})
+        if key in prepared:
+            continue
+        try:
+            # the cell's own configuration, exactly as its notebook will build it
+            prepare_features(cell.config)
+            prepared.add(key)
+        except Exception as error:  # e.g. missing data: the next cell may still succeed
+            if key not in reported:
+                reported.add(key)
+                print(f"could not prepare features for {cell.label}: {error}", file=sys.stderr)
+
+
+def run_report(study: Study, out: Path, figures: Path) -> list[dict[str, Any]]:
+    """Execute the report notebooks over the study folder; they write into ``figures``.
+
+    Each notebook is announced on stderr before it runs and timed after: some take minutes
+    (t-SNE and UMAP over every cell) with no other output.
+    """
+    figures.mkdir(parents=True, exist_ok=True)
+    results = []
+    for number, name in enumerate(study.report, start=1):
+        notebook = notebook_path(name, out)
+        print(
+            f"report {number}/{len(study.report)}: {name} ({notebook.name}) ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        started = time.time()
+        output = out / "report" / f"{name}.ipynb"
+        parameters = {
+            **study.report_parameters.get(name, {}),
+            "study_dir": str(out.resolve()),
+            "figures_dir": str(figures.resolve()),
+        }
+        record: dict[str, Any] = {"label": f"report/{name}"}
+        try:
+            execute_notebook(notebook, output, parameters, threads=max(1, os.cpu_count() or 1))
+            record["status"] = "done"
+        except Exception as error:
+            record["status"] = "failed"
+            record["error"] = f"{type(error).__name__}: {error}"[:4000]
+        record["seconds"] = time.time() - started
+        print(
+            f"report {number}/{len(study.report)}: {name} {record['status']} in "
+            f"{record['seconds']:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+        results.append(record)
+    return results
+
+
+def run_study(
+    spec: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    workers: int = 1,
+    figures: str | os.PathLike | None = None,
+    report: bool = True,
+    fresh_kernels: bool = False,
+    rerun: list[str] | None = None,
+    device: str | None = None,
+) -> dict[str, Any]:
+    """Run every pending cell of a study, then its report; returns a summary.
+
+    Cells run in one warm kernel per worker unless ``fresh_kernels`` asks for a new kernel per
+    cell (slower; for checking that no state leaks between cells).
+
+    Args:
+        rerun: patterns of finished cells to run again (see :func:`cell_matches`; ``"*"``:
+            every cell). Their old folders are moved under ``<out>/replaced/`` first, deleted
+            once the cell finished again, and kept (the summary's ``kept``) otherwise.
+        device: the torch device of every cell (see :func:`expand`); None keeps the study's.
+
+    Raises:
+        StudyError: the study file is invalid, a ``rerun`` pattern names no cell, or the study
+            folder cannot be written.
+    """
+    study = load_study(spec)
+    out = Path(out or Path("runs") / study.name)
+    figures = Path(figures or out / "figures")
+    cells = expand(study, out, device)
+    again = select_cells(cells, rerun) if rerun else []
+    _write_study_file(out / "study.json", {**study.__dict__})
+    moved = set_aside(again, out)
+    pending = [cell for cell in cells if not is_done(cell)]
+    print(
+        f"study {study.name}: {len(cells)} cells, {len(cells) - len(pending)} already done, "
+        f"{len(pending)} to run ({len(moved)} again) with {workers} worker(s)",
+        file=sys.stderr,
+    )
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    if study.notebook == "train" and pending:
+        prepare_shared_features(pending)
+    results = (
+        run_cells(
+            notebook_path(study.notebook, out), pending, workers, threads, warm=not fresh_kernels
+        )
+        if pending
+        else []
+    )
+    kept = settle_replaced(moved, results)
+    failed = [r for r in results if r["status"] != "done"]
+    # printed again here, after the progress bar: a long study's failures end up together
+    for record in failed:
+        print(f"FAILED {record['label']}: {record['error']}", file=sys.stderr)
+    if failed:
+        print(
+            "each failed cell's traceback is in cell.json and notebook.ipynb in its folder "
+            f"under {out / 'cells'}",
+            file=sys.stderr,
+        )
+    reports = run_report(study, out, figures) if report else []
+    summary = {
+        "study": study.name,
+        "cells": len(cells),
+        "ran": len(results),
+        "skipped": len(cells) - len(pending),
+        "rerun": sorted(moved),
+        "kept": kept,
+        "failed": [r["label"] for r in failed],
+        "errors": {r["label"]: r["error"] for r in failed},
+        "report_failed": [r["label"] for r in reports if r["status"] != "done"],
+        "out": str(out),
+        "figures": str(figures),
+    }
+    _write_study_file(out / "summary.json", summary)
+    return summary
+
+
+def _write_study_file(path: Path, data: dict[str, Any]) -> None:
+    """Write a study-level JSON file; a disk or permission problem becomes a :class:`StudyError`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(path, data)
+    except OSError as error:
+        raise StudyError(
+            f"cannot write {path.name} in the study folder {path.parent}: "
+            f"{error.strerror or error}; free space there or make it writable, or choose "
+            "another folder with --out"
+        ) from error
+
+
+def regenerate_figures(
+    out: str | os.PathLike, figures: str | os.PathLike | None = None
+) -> dict[str, Any]:
+    """Re-run only the report notebooks of an existing study folder (no training)."""
+    out = Path(out)
+    stored = out / "study.json"
+    if not stored.exists():
+        raise StudyError(f"{out} is not a study folder (no study.json); run `rsdml study` first")
+    study = Study(**read_json(stored, what="the stored study"))
+    figures = Path(figures or out / "figures")
+    reports = run_report(study, out, figures)
+    return {
+        "figures": str(figures),
+        "report_failed": [r["label"] for r in reports if r["status"] != "done"],
+    }
