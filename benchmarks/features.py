@@ -9,10 +9,11 @@ timed passes after one warm-up pass:
 (b) each installed engine (ONNX Runtime, OpenVINO): the same network exported to ONNX, on the
     same float tensors; its largest difference from (a) is printed beside it;
 (c) rsdml: ``rsdml.models.extract_features`` from a cold feature cache on the uint8 images
-    (view, conversion, normalisation, forward, copy out), as a frozen-mode run calls it.
+    (view, conversion, normalisation, forward, copy out), as a frozen-mode run calls it: with
+    the runs' reproducible thread count (``RSDML_THREADS``, default 1).
 
 It ends with (c)/(best b) and (c)/(a). Benchmark on a quiet machine and repeat: under load the
-ratios shrink. The thread count is the machine's cores unless ``--threads`` says otherwise.
+ratios shrink. (a) and (b) use the machine's cores unless ``--threads`` says otherwise.
 
     python benchmarks/features.py                       # 256 images at 224 and 64 px
     python benchmarks/features.py --images 512 --sizes 224 --repeats 5
@@ -34,6 +35,7 @@ import numpy as np
 import torch
 
 from rsdml.models import create_backbone, extract_features
+from rsdml.runtime import fixed_threads
 
 
 def machine() -> str:
@@ -175,7 +177,8 @@ def measure(size: int, count: int, batch: int, repeats: int, threads: int, work:
             progress=False,
         )
 
-    whole = best_rate(rsdml_path, count, repeats)
+    with fixed_threads() as run_threads:  # as a run extracts: the reproducible thread count
+        whole = best_rate(rsdml_path, count, repeats)
     best_engine = max(rates, key=rates.get)
     print(f"\n{size} px, {count} images, batch {batch}, {threads} thread(s):")
     for name, rate in rates.items():
@@ -184,7 +187,9 @@ def measure(size: int, count: int, batch: int, repeats: int, threads: int, work:
         )
         label = "(a) torch forward" if name == "torch" else f"(b) {name} forward"
         print(f"  {label:<26} {rate:8.1f} img/s{difference}")
-    print(f"  {'(c) rsdml extraction':<26} {whole:8.1f} img/s")
+    print(
+        f"  {'(c) rsdml extraction':<26} {whole:8.1f} img/s  ({run_threads} thread(s), as runs use)"
+    )
     print(
         f"  (c)/(best b: {best_engine}) = {whole / rates[best_engine]:.2f}   "
         f"(c)/(a) = {whole / rates['torch']:.2f}"
@@ -201,7 +206,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    os.environ["RSDML_THREADS"] = str(args.threads)  # rsdml's own runs default to one thread
     print(machine())
     with tempfile.TemporaryDirectory(prefix="rsdml-bench-") as work:
         for size in args.sizes:
