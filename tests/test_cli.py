@@ -496,3 +496,11 @@ def test_study_refuses_an_unknown_device_before_anything_runs(capsys, tmp_path, 
     assert main(argv) == 2
     assert "--device cpu" in one_line_error(capsys, "study")
     assert not out.exists()
+
+
+def test_python_dash_m_rsdml_is_the_command():
+    done = subprocess.run(
+        [sys.executable, "-m", "rsdml", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().startswith("rsdml ")
