@@ -278,7 +278,7 @@ def test_debug_environment_variable_shows_the_traceback(capsys, monkeypatch):
 
 def test_console_script_prints_one_line(tmp_path):
     # The real entry point in a fresh interpreter: nothing but the error line on stderr.
-    command = [sys.executable, "-m", "rsdml.cli", "train", "--method", "nsl",
+    command = [sys.executable, "-m", "rsdml", "train", "--method", "nsl",
                "--noise", "uniform", "--out", str(tmp_path / "run")]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 2
