@@ -37,17 +37,10 @@ def _fractions(args: argparse.Namespace) -> str:
 
 def cmd_split(args: argparse.Namespace) -> int:
     from rsdml.data import load_scene_list, make_split
+    from rsdml.data.splits import check_fractions
 
-    total = sum(args.fractions)
-    if total > 1 + 1e-6:
-        raise CommandLineError(f"--fractions {_fractions(args)} sum to {total:g}, more than 1")
-    if total < 1 - 1e-6 and not args.allow_unused:
-        # Checked here too so that the message names the command-line flag.
-        raise CommandLineError(
-            f"--fractions {_fractions(args)} sum to {total:g}, which would leave "
-            f"{1 - total:.0%} of the images in no split; make them sum to 1, or add "
-            "--allow-unused if that is intended"
-        )
+    # the split's own rule (its message names --allow-unused), before the data is scanned
+    check_fractions(args.fractions, allow_unused=args.allow_unused)
     scenes = load_scene_list(args.dataset, args.root, download=args.download)
     split = make_split(
         scenes, fractions=tuple(args.fractions), seed=args.seed, allow_unused=args.allow_unused
@@ -126,20 +119,17 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from rsdml.losses import check_params
-    from rsdml.runtime import resolve_device
     from rsdml.train import TrainConfig, fit
 
     if args.noise is not None and args.noise_rate is None:
-        # Without a rate the run would silently train on clean labels.
+        # TrainConfig refuses a noise kind at rate 0 too; this names the command-line flags.
         raise CommandLineError(
             f"--noise {args.noise} needs --noise-rate RATE, the fraction of corrupted training "
             "labels (e.g. --noise-rate 0.4)"
         )
+    # The method's parameters and the device are checked by the trainer before any data is
+    # read or a run folder is created (for notebooks and studies too).
     loss_params = key_values(args.param)
-    # Refused here, before any data is read or a run folder is created.
-    check_params(args.method, loss_params)
-    resolve_device(args.device)
     options: dict[str, Any] = {
         "method": args.method,
         "dataset": args.dataset,

@@ -25,7 +25,14 @@ from torch import nn
 
 from rsdml.errors import UserError
 from rsdml.evaluate import evaluate_embeddings, knn_accuracy
-from rsdml.losses import METHODS, Batch, MetricLoss, create
+from rsdml.losses import (
+    Batch,
+    LossParameterError,
+    MetricLoss,
+    UnknownMethodError,
+    check_params,
+    create,
+)
 from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone
 from rsdml.runtime import autocast, fixed_threads, progress, resolve_device, seed_everything
 from rsdml.train.activity import Activity
@@ -60,10 +67,12 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, out: str | Path | None = None):
         self.config = cfg = config.resolved()
-        if cfg.method not in METHODS:
-            raise TrainingSetupError(
-                f"unknown method {cfg.method!r}; available: {', '.join(sorted(METHODS))}"
-            )
+        # The method and its parameter names and types, before any data is read; the
+        # registry's check names the closest method or parameter.
+        try:
+            check_params(cfg.method, cfg.loss_params)
+        except (UnknownMethodError, LossParameterError) as error:
+            raise TrainingSetupError(str(error)) from error
         self.folder = RunFolder(out, cfg) if out is not None else None
         self.device = resolve_device(cfg.device)
         with fixed_threads():
@@ -312,7 +321,7 @@ class Trainer:
         """Metrics of the ``split`` ("val" or "test") queries against the whole train split.
 
         The database labels are the archive's clean ones by default, or the (noisy) labels the
-        learner was given (``database_labels="given"``).
+        learner was given (``database_labels="noisy"``).
         """
         data = self.data
         indices = getattr(data.split, split)
