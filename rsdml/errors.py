@@ -8,7 +8,9 @@ command line prints its message in one or two lines with exit status 2 and no tr
 
 from __future__ import annotations
 
+import difflib
 import os
+from collections.abc import Iterable
 
 
 class UserError(Exception):
@@ -37,3 +39,9 @@ def brief(error: BaseException, limit: int = 100) -> str:
     if len(first) > limit:
         first = first[: limit - 3].rstrip() + "..."
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def did_you_mean(name: str, candidates: Iterable[str], *, cutoff: float = 0.6) -> str:
+    """A ``" (did you mean 'x'?)"`` hint for a mistyped name, or ``""`` when nothing is close."""
+    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
+    return f" (did you mean {matches[0]!r}?)" if matches else ""

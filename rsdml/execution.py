@@ -23,7 +23,6 @@ instead of succeeding with nothing to show.
 from __future__ import annotations
 
 import ast
-import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 
 from rsdml import rundir
-from rsdml.errors import UserError
+from rsdml.errors import UserError, did_you_mean
 
 # The kernel that papermill runs the notebooks in. The notebooks' own header names the "rsdml"
 # kernel that `make venv` installs (what JupyterLab starts), but execution keeps ipykernel's
@@ -115,10 +114,7 @@ def check_parameters(notebook: str | os.PathLike, parameters: dict[str, Any]) ->
     known = parameter_names(notebook)
     unknown = [name for name in parameters if name not in known]
     if unknown:
-        hints = []
-        for name in unknown:
-            close = difflib.get_close_matches(name, known, n=1)
-            hints.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        hints = [f"{name!r}{did_you_mean(name, known)}" for name in unknown]
         raise UnknownNotebookParameter(
             f"notebook {Path(notebook).stem} has no parameter {', '.join(hints)}; its "
             f"parameters are {known}: rename or remove the unknown one(s)"

@@ -11,13 +11,12 @@ order of ``rsdml methods`` and of the docs' table; :func:`create` builds a loss 
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from rsdml.errors import UserError
+from rsdml.errors import UserError, did_you_mean
 from rsdml.losses.base import MetricLoss
 
 
@@ -159,11 +158,6 @@ def available() -> list[str]:
     return list(METHODS)
 
 
-def _closest(word: str, choices: list[str]) -> str:
-    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
-    return f" (did you mean {match[0]!r}?)" if match else ""
-
-
 def _kind_of(default: Any) -> tuple[str, tuple[type, ...]] | None:
     """A readable kind and the accepted types for a value replacing ``default`` (None: any)."""
     if default is None:
@@ -192,7 +186,7 @@ def check_params(name: str, params: dict[str, Any]) -> None:
     """
     if name not in METHODS:
         raise UnknownMethodError(
-            f"unknown method {name!r}{_closest(name, available())}; available: "
+            f"unknown method {name!r}{did_you_mean(name, available(), cutoff=0.5)}; available: "
             f"{', '.join(available())} (`rsdml methods` lists them)"
         )
     defaults = METHODS[name].defaults
@@ -208,7 +202,7 @@ def check_params(name: str, params: dict[str, Any]) -> None:
                 f"parameter; its parameters (with defaults) are: {accepted}"
             )
         raise LossParameterError(
-            f"method {name!r} has no parameter {key!r}{_closest(key, list(defaults))}; its "
+            f"method {name!r} has no parameter {key!r}{did_you_mean(key, defaults, cutoff=0.5)}; its "
             f"parameters (with defaults) are: {accepted}"
         )
     for key, value in params.items():

@@ -30,9 +30,9 @@ from typing import Any
 
 import yaml
 
-from rsdml.errors import UserError
+from rsdml.errors import UserError, did_you_mean
 from rsdml.execution import NOTEBOOKS_DIR, parameter_names
-from rsdml.train.config import ConfigError, closest, field_names
+from rsdml.train.config import ConfigError, field_names
 
 PRESETS_DIR = Path(__file__).parent.parent / "studies"
 
@@ -99,7 +99,7 @@ def load_study(spec: str | os.PathLike) -> Study:
     }
     unknown = sorted(set(raw) - known)
     if unknown:
-        hints = ", ".join(f"{name!r}{closest(str(name), known)}" for name in unknown)
+        hints = ", ".join(f"{name!r}{did_you_mean(str(name), known)}" for name in unknown)
         raise StudyError(f"{path}: unknown key(s) {hints}; known keys: {sorted(known)}")
     for required in ("methods", "settings"):
         if not raw.get(required):
@@ -180,14 +180,14 @@ def _check_grid(path: Path, study: Study) -> None:
             if key not in fields:
                 raise StudyError(
                     f"{path}: {place} has unknown training option {key!r}"
-                    f"{closest(str(key), fields)}; any TrainConfig field is accepted: {fields}"
+                    f"{did_you_mean(str(key), fields)}; any TrainConfig field is accepted: {fields}"
                 )
     for setting in study.settings:
         for method in study.only.get(setting, study.methods):
             where = f"{path}: setting {setting!r}, method {method!r}"
             if method not in METHODS:
                 raise StudyError(
-                    f"{where}: unknown method{closest(method, METHODS)}; "
+                    f"{where}: unknown method{did_you_mean(method, METHODS)}; "
                     f"available: {', '.join(METHODS)}"
                 )
             config = cell_config(study, setting, method, study.seeds[0] if study.seeds else 0)
@@ -199,7 +199,7 @@ def _check_grid(path: Path, study: Study) -> None:
             for name in config.get("loss_params") or {}:
                 if name not in accepted:
                     raise StudyError(
-                        f"{where}: loss_params has {name!r}{closest(name, accepted)}, which "
+                        f"{where}: loss_params has {name!r}{did_you_mean(name, accepted)}, which "
                         f"{method} does not take; its parameters: {sorted(accepted)}"
                     )
 
@@ -212,7 +212,7 @@ def _check_report_parameters(path: Path, study: Study) -> None:
     for name, parameters in study.report_parameters.items():
         if name not in notebooks:
             raise StudyError(
-                f"{path}: report_parameters names {name!r}{closest(name, notebooks)}, which is "
+                f"{path}: report_parameters names {name!r}{did_you_mean(name, notebooks)}, which is "
                 f"not a notebook (they are {notebooks}); fix or remove it"
             )
         takes = parameter_names(NOTEBOOKS_DIR / f"{name}.py")
@@ -226,5 +226,5 @@ def _check_report_parameters(path: Path, study: Study) -> None:
                 options = [p for p in takes if p not in REPORT_RUNNER_PARAMETERS]
                 raise StudyError(
                     f"{path}: report_parameters.{name} has unknown parameter {key!r}"
-                    f"{closest(str(key), options)}; notebook {name} takes {options}"
+                    f"{did_you_mean(str(key), options)}; notebook {name} takes {options}"
                 )

@@ -8,7 +8,6 @@ line, from a notebook's parameters cell, or from a study grid cell, and it is wr
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import numbers
 import types
@@ -16,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from rsdml.errors import UserError
+from rsdml.errors import UserError, did_you_mean
 from rsdml.models.features import VIEWS
 from rsdml.storage import content_key
 
@@ -45,12 +44,6 @@ FROZEN_LOSS_DEFAULTS = {"trnsl": {"prune_start": 0.05, "prune_every": 0.15, "res
 
 class ConfigError(UserError, ValueError):
     """A training option that is unknown, of the wrong type or out of range."""
-
-
-def closest(name: str, candidates: typing.Iterable[str]) -> str:
-    """A " (did you mean 'x'?)" hint for a mistyped name, or "" when nothing is close."""
-    matches = difflib.get_close_matches(name, list(candidates), n=1)
-    return f" (did you mean {matches[0]!r}?)" if matches else ""
 
 
 @dataclass
@@ -213,7 +206,7 @@ class TrainConfig:
         known = field_names()
         unknown = sorted(set(values) - set(known))
         if unknown:
-            hints = "".join(f"{name!r}{closest(name, known)}; " for name in unknown)
+            hints = "".join(f"{name!r}{did_you_mean(name, known)}; " for name in unknown)
             raise ConfigError(f"unknown training option(s): {hints}known options: {sorted(known)}")
         values = dict(values)
         for name in ("fractions", "views"):
