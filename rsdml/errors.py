@@ -9,6 +9,7 @@ command line prints its message in one or two lines with exit status 2 and no tr
 from __future__ import annotations
 
 import difflib
+import errno
 import os
 from collections.abc import Iterable
 
@@ -45,3 +46,28 @@ def did_you_mean(name: str, candidates: Iterable[str], *, cutoff: float = 0.6) -
     """A ``" (did you mean 'x'?)"`` hint for a mistyped name, or ``""`` when nothing is close."""
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=cutoff)
     return f" (did you mean {matches[0]!r}?)" if matches else ""
+
+
+# OSErrors that say something about the machine rather than about rsdml's code: no rights or a
+# read-only mount, and no space left.
+NO_ACCESS_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def os_error_behind(
+    error: BaseException, *, errnos: frozenset[int] | None = None, implicit: bool = False
+) -> OSError | None:
+    """The first OSError in ``error``'s chain whose errno is in ``errnos`` (None: any errno).
+
+    The chain is ``error`` and its explicit causes (``raise ... from``); with ``implicit`` also
+    the exceptions it was raised while handling, which a library may hide a disk error behind.
+    """
+    current: BaseException | None = error
+    for _ in range(8):
+        if current is None:
+            return None
+        if isinstance(current, OSError) and current.errno is not None:
+            if errnos is None or current.errno in errnos:
+                return current
+        current = current.__cause__ or (current.__context__ if implicit else None)
+    return None

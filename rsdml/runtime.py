@@ -20,7 +20,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from rsdml.errors import UserError
+from rsdml.errors import NO_ACCESS_ERRNOS, NO_SPACE_ERRNOS, UserError, os_error_behind
 
 T = TypeVar("T")
 
@@ -37,7 +37,7 @@ THREADS_ENV = "RSDML_THREADS"
 REPRODUCIBLE_THREADS = 1
 
 # OSErrors that say something about this machine (rights, mounts, space), not about rsdml's code.
-ENVIRONMENT_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT})
+ENVIRONMENT_ERRNOS = NO_ACCESS_ERRNOS | NO_SPACE_ERRNOS
 
 
 class DeviceUnavailableError(UserError, RuntimeError):
@@ -80,13 +80,7 @@ def environment_os_error(error: BaseException) -> OSError | None:
     Follows explicit causes (``raise ... from``) only: an implicit context may be an unrelated
     error that was already handled.
     """
-    seen = 0
-    current: BaseException | None = error
-    while current is not None and seen < 8:
-        if isinstance(current, OSError) and current.errno in ENVIRONMENT_ERRNOS:
-            return current
-        current, seen = current.__cause__, seen + 1
-    return None
+    return os_error_behind(error, errnos=ENVIRONMENT_ERRNOS)
 
 
 def _inside(path: Path, folder: str | os.PathLike | None) -> bool:
@@ -111,7 +105,7 @@ def describe_os_error(error: OSError, out: str | os.PathLike | None = None) -> s
     where = error.filename if error.filename is not None else error.filename2
     path = Path(os.fsdecode(where)) if where is not None else None
     shown = repr(str(path)) if path is not None else "a file (the system did not say which)"
-    space = error.errno in (errno.ENOSPC, errno.EDQUOT)
+    space = error.errno in NO_SPACE_ERRNOS
     suitable = "on a disk with free space" if space else "that is writable"
     if path is not None and _inside(path, out):
         elsewhere = f"choose an --out folder {suitable}"

@@ -8,7 +8,6 @@ never a truncated one, and cache keys are computed the same way everywhere.
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import io
 import json
@@ -21,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from rsdml.errors import UserError
+from rsdml.errors import NO_ACCESS_ERRNOS, UserError, os_error_behind
 
 CACHE_ENV = "RSDML_CACHE"
 DATA_ENV = "RSDML_DATA"
@@ -69,11 +68,7 @@ def writing_cache(folder: str | os.PathLike) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        if isinstance(error, UserError) or error.errno not in (
-            errno.EACCES,
-            errno.EPERM,
-            errno.EROFS,
-        ):
+        if isinstance(error, UserError) or error.errno not in NO_ACCESS_ERRNOS:
             raise
         raise CacheNotWritable(
             f"cannot write to the cache folder {folder} ({error.strerror or error}); make it "
@@ -181,7 +176,7 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], 
         os.replace(tmp, path)
     except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
-        failure = _os_error_behind(error)
+        failure = os_error_behind(error, implicit=True)
         if failure is not None and (failure is not error or failure.filename is None):
             # Writers such as torch.save turn a full disk into a RuntimeError whose OSError is
             # only the implicit context, and an OSError from a handle names no file: re-raise it
@@ -189,18 +184,6 @@ def _atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], 
             raise OSError(failure.errno, failure.strerror or str(failure), str(path)) from error
         raise
     return path
-
-
-def _os_error_behind(error: BaseException) -> OSError | None:
-    """The OSError with an errno that ``error`` is or was raised while handling, if any."""
-    current: BaseException | None = error
-    for _ in range(8):
-        if current is None:
-            return None
-        if isinstance(current, OSError) and current.errno is not None:
-            return current
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

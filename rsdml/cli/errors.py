@@ -9,22 +9,9 @@ from rsdml.errors import UserError
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Errors caused by input (bad option, missing data, conflicting run folder): reported in one
     line without a traceback. Anything else is a bug and keeps its traceback."""
-    from rsdml.data import CorruptImageError, DatasetNotFoundError
-    from rsdml.study import StudyError
-    from rsdml.train import RunFolderConflict, TrainingDiverged
-
-    # The named types are the rooms' errors from before UserError; they stay until each room
-    # derives its own from UserError, and ValueError / FileNotFoundError until every check does.
-    return (
-        UserError,
-        StudyError,
-        DatasetNotFoundError,
-        CorruptImageError,
-        RunFolderConflict,
-        TrainingDiverged,
-        ValueError,
-        FileNotFoundError,
-    )
+    # Every room's own errors derive from UserError; ValueError and FileNotFoundError stay until
+    # every check raises one of those.
+    return (UserError, ValueError, FileNotFoundError)
 
 
 def _message(error: BaseException) -> str:
