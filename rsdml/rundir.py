@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +71,16 @@ def read_json(path: str | os.PathLike, *, what: str = "file") -> Any:
         ) from error
 
 
+def final_files_present(folder: str | os.PathLike) -> bool:
+    """Whether every file of a run's final writes (:data:`FINAL_WRITE_ORDER`) is there."""
+    return all((Path(folder) / name).is_file() for name in FINAL_WRITE_ORDER)
+
+
 def is_complete(folder: str | os.PathLike) -> bool:
     """Whether a run folder holds a finished run: ``metrics.json`` exists and parses, and every
     file written before it is there."""
     folder = Path(folder)
-    if not (folder / METRICS).is_file():
-        return False
-    if not all((folder / name).is_file() for name in FINAL_WRITE_ORDER):
+    if not final_files_present(folder):
         return False
     try:
         read_json(folder / METRICS)
@@ -108,8 +112,6 @@ def remove_stale_temporaries(folder: str | os.PathLike, older_than: float = 0.0)
     ``older_than`` (seconds) spares recent ones: in a folder that several processes share (a
     cache), a young temporary may belong to a write still in progress.
     """
-    import time
-
     removed = []
     now = time.time()
     for path in Path(folder).glob(".*.tmp"):

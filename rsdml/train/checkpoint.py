@@ -70,7 +70,7 @@ class RunFolder:
         metrics = rundir.read_json(path, what="the run's final metrics")
         # A run killed between its final writes by an older version may lack a file that
         # metrics.json promises: finishing again (from last.pt) rewrites all of them.
-        if not rundir.is_complete(self.path):
+        if not rundir.final_files_present(self.path):
             return None
         return metrics if metrics.get("config_key") == self.key else None
 
