@@ -9,15 +9,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
 import torch
 
-from rsdml.data import Split, make_split
+from rsdml.data import make_split
 from rsdml.evaluate import evaluate_embeddings
-from rsdml.models import Backbone, create_backbone
+from rsdml.models import create_backbone
 from rsdml.runtime import fixed_threads
-from rsdml.train.inputs import FeatureInputs
-from rsdml.train.prepare import SceneImages, load_scene_images
+from rsdml.train.inputs import plain_features
+from rsdml.train.prepare import load_scene_images
 
 
 def evaluate_backbone(
@@ -57,34 +56,19 @@ def evaluate_backbone(
     # The training engine's own path to the plain features, so both share one cache entry; with
     # the runs' thread count, so the entry does not depend on which command computed it first.
     with fixed_threads():
-        return _evaluate_features(model, loaded, split, image_size, device, progress)
-
-
-def _evaluate_features(
-    model: Backbone,
-    loaded: SceneImages,
-    split: Split,
-    image_size: int,
-    device: str,
-    progress: bool | None,
-) -> dict[str, float]:
-    """The plain features of every image, L2-normalised, evaluated test against train."""
-    scenes = loaded.scenes
-    inputs = FeatureInputs.build(
-        model,
-        loaded.images,
-        files_key=loaded.images_key,
-        image_size=image_size,
-        views=("plain",),
-        augmented=np.array([], dtype=np.int64),
-        device=device,
-        progress=progress,
-    )
-    features = torch.nn.functional.normalize(inputs.views["plain"].float(), dim=1)
-    return evaluate_embeddings(
-        features[split.test],
-        scenes.labels[split.test],
-        features[split.train],
-        scenes.labels[split.train],
-        device=device,
-    )
+        features = plain_features(
+            model,
+            loaded.images,
+            files_key=loaded.images_key,
+            image_size=image_size,
+            device=device,
+            progress=progress,
+        )
+        features = torch.nn.functional.normalize(features.float(), dim=1)
+        return evaluate_embeddings(
+            features[split.test],
+            scenes.labels[split.test],
+            features[split.train],
+            scenes.labels[split.train],
+            device=device,
+        )

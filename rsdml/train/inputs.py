@@ -152,6 +152,29 @@ class FeatureInputs:
             yield plain[torch.as_tensor(indices[start : start + chunk])]
 
 
+def plain_features(
+    backbone: Backbone | DeferredBackbone,
+    images: np.ndarray,
+    *,
+    files_key: str,
+    image_size: int,
+    device: str,
+    progress: bool | None,
+) -> torch.Tensor:
+    """The plain-view features of every image, through the same feature-cache entry that
+    :meth:`FeatureInputs.build` reads and writes."""
+    return FeatureInputs.build(
+        backbone,
+        images,
+        files_key=files_key,
+        image_size=image_size,
+        views=("plain",),
+        augmented=np.array([], dtype=np.int64),
+        device=device,
+        progress=progress,
+    ).views["plain"]
+
+
 class ImageInputs:
     """Fine-tune mode: decoded uint8 images, augmented on the fly like the papers' code."""
 

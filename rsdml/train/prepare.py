@@ -32,7 +32,7 @@ from rsdml.models import Backbone, DeferredBackbone, defer_backbone
 from rsdml.runtime import resolve_device
 from rsdml.storage import note
 from rsdml.train.config import TrainConfig
-from rsdml.train.inputs import FeatureInputs, ImageInputs
+from rsdml.train.inputs import FeatureInputs, ImageInputs, plain_features
 
 
 @dataclass
@@ -147,30 +147,6 @@ def load_run_images(config: TrainConfig) -> RunImages:
     return RunImages(loaded.scenes, split, loaded.images, loaded.images_key, loaded.skipped)
 
 
-def plain_features(
-    config: TrainConfig,
-    images: np.ndarray,
-    files_key: str,
-    backbone: Backbone | DeferredBackbone | None = None,
-) -> torch.Tensor:
-    """Pretrained features of every image (no augmented views), through the feature cache."""
-    if backbone is None:
-        backbone = defer_backbone(
-            config.backbone, pretrained=config.pretrained, weights=config.weights
-        )
-    inputs = FeatureInputs.build(
-        backbone,
-        images,
-        files_key=files_key,
-        image_size=config.image_size,
-        views=("plain",),
-        augmented=np.array([], dtype=np.int64),
-        device=str(resolve_device(config.device)),
-        progress=config.progress,
-    )
-    return inputs.views["plain"]
-
-
 def confusion_from_features(
     features: torch.Tensor, labels: np.ndarray, num_classes: int, k: int = 10
 ) -> np.ndarray:
@@ -205,7 +181,18 @@ def prepare_data(
             if has_noise_table(scenes.name):
                 options.update(dataset=scenes.name, classes=scenes.classes)
             else:
-                features = plain_features(config, images, files_key, backbone)
+                if backbone is None:
+                    backbone = defer_backbone(
+                        config.backbone, pretrained=config.pretrained, weights=config.weights
+                    )
+                features = plain_features(
+                    backbone,
+                    images,
+                    files_key=files_key,
+                    image_size=config.image_size,
+                    device=str(resolve_device(config.device)),
+                    progress=config.progress,
+                )
                 options["confusion"] = confusion_from_features(
                     features[split.train], clean, len(scenes.classes)
                 )

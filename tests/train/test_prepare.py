@@ -16,7 +16,7 @@ from rsdml.data.images import ImageOptionError
 from rsdml.errors import UserError
 from rsdml.models import Backbone
 from rsdml.train import TrainConfig, prepare_data
-from rsdml.train.inputs import FeatureInputs
+from rsdml.train.inputs import plain_features
 from rsdml.train.prepare import load_run_images
 
 SIZE = 8
@@ -47,16 +47,9 @@ def _config(root: Path, **options) -> TrainConfig:
 
 
 def _plain_features(backbone: Backbone, images: np.ndarray, key: str) -> torch.Tensor:
-    return FeatureInputs.build(
-        backbone,
-        images,
-        files_key=key,
-        image_size=SIZE,
-        views=("plain",),
-        augmented=np.array([], dtype=np.int64),
-        device="cpu",
-        progress=False,
-    ).views["plain"]
+    return plain_features(
+        backbone, images, files_key=key, image_size=SIZE, device="cpu", progress=False
+    )
 
 
 def test_replaced_images_get_new_features(tmp_path, flatten_backbone):
