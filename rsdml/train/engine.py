@@ -67,14 +67,8 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, out: str | Path | None = None):
         self.config = cfg = config.resolved()
-        # The method and its parameter names and types, before any data is read; the
-        # registry's check names the closest method or parameter.
-        try:
-            check_params(cfg.method, cfg.loss_params)
-        except (UnknownMethodError, LossParameterError) as error:
-            raise TrainingSetupError(str(error)) from error
+        self.device = _check_setup(cfg)
         self.folder = RunFolder(out, cfg) if out is not None else None
-        self.device = resolve_device(cfg.device)
         with fixed_threads():
             self.data, self.inputs = build_inputs(cfg)
             # Seeded once, after the inputs: the model, the loss and every training draw.
@@ -437,6 +431,20 @@ class Trainer:
         }
 
 
+def _check_setup(cfg: TrainConfig) -> torch.device:
+    """Check what can be checked before any data is read or a run folder is opened: the method,
+    its parameter names and types (the registry's check names the closest ones), the device.
+
+    Returns:
+        The device the run will use.
+    """
+    try:
+        check_params(cfg.method, cfg.loss_params)
+    except (UnknownMethodError, LossParameterError) as error:
+        raise TrainingSetupError(str(error)) from error
+    return resolve_device(cfg.device)
+
+
 def _build_model(cfg: TrainConfig, inputs: FeatureInputs | ImageInputs) -> nn.Module:
     """The embedding head on cached features (frozen mode), or backbone + head (fine-tune)."""
     if isinstance(inputs, FeatureInputs):
@@ -511,8 +519,10 @@ def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> 
     """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
+    resolved = config.resolved()
+    _check_setup(resolved)  # a mistyped command is named before a folder conflict
     if out is not None:
-        finished = RunFolder(out, config.resolved()).finished_metrics()
+        finished = RunFolder(out, resolved).finished_metrics()
         if finished is not None:
             for message in finished.get("warnings", []):
                 _warn(message)
