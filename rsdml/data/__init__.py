@@ -42,10 +42,12 @@ from rsdml.data.download import (
 )
 from rsdml.data.images import (
     CorruptImageError,
+    DecodedImages,
     ImageArrayDataset,
     cached_images,
     decode_images,
     read_image,
+    select_rows,
     train_transform,
 )
 from rsdml.data.noise import (
@@ -72,6 +74,7 @@ __all__ = [
     "ChecksumError",
     "CorruptImageError",
     "DatasetNotFoundError",
+    "DecodedImages",
     "DownloadError",
     "EuroSAT",
     "ImageArrayDataset",
@@ -106,6 +109,7 @@ __all__ = [
     "read_image",
     "register_dataset",
     "render_scene",
+    "select_rows",
     "split_counts",
     "train_transform",
     "transition_matrix",

@@ -26,7 +26,7 @@ from rsdml.data import (
     load_scene_list,
     make_split,
 )
-from rsdml.data.images import check_on_error, load_cached_images
+from rsdml.data.images import DecodedImages, check_on_error, load_cached_images
 from rsdml.evaluate import top_k
 from rsdml.models import Backbone, DeferredBackbone, defer_backbone
 from rsdml.runtime import resolve_device
@@ -53,7 +53,7 @@ class RunData:
 
     scenes: SceneList
     split: Split
-    images: np.ndarray
+    images: DecodedImages
     files_key: str
     train: np.ndarray
     train_labels: np.ndarray
@@ -74,7 +74,7 @@ class SceneImages(NamedTuple):
     """A dataset's scenes and their decoded images, row for row."""
 
     scenes: SceneList
-    images: np.ndarray
+    images: DecodedImages
     images_key: str
     skipped: list[str]
 
@@ -125,7 +125,7 @@ class RunImages(NamedTuple):
 
     scenes: SceneList
     split: Split
-    images: np.ndarray
+    images: DecodedImages
     files_key: str
     skipped: list[str]
 
@@ -192,6 +192,7 @@ def prepare_data(
                     image_size=config.image_size,
                     device=str(resolve_device(config.device)),
                     progress=config.progress,
+                    engine=config.engine,
                 )
                 options["confusion"] = confusion_from_features(
                     features[split.train], clean, len(scenes.classes)
@@ -257,5 +258,6 @@ def build_inputs(config: TrainConfig) -> tuple[RunData, FeatureInputs | ImageInp
             augmented=data.split.train,
             device=str(resolve_device(config.device)),
             progress=config.progress,
+            engine=config.engine,
         )
         return data, inputs

@@ -18,6 +18,7 @@ from PIL import Image
 import rsdml.data.images as images_module
 from rsdml.data import (
     CorruptImageError,
+    DecodedImages,
     ImageArrayDataset,
     cached_images,
     decode_images,
@@ -30,6 +31,8 @@ from rsdml.data.images import (
     image_cache_key,
     load_cached_images,
     max_image_pixels,
+    resize_rows,
+    select_rows,
 )
 from rsdml.errors import UserError
 from rsdml.storage import CacheNotWritable
@@ -157,7 +160,7 @@ def test_cache_is_reused_and_invalidated(tmp_path, fakes, monkeypatch, isolated_
     again, _ = cached_images(files, 8)
     np.testing.assert_array_equal(again, first)
     mapped, _ = cached_images(files, 8, mmap=True)
-    assert isinstance(mapped, np.memmap)
+    assert isinstance(mapped, DecodedImages) and isinstance(mapped.stored, np.memmap)
     np.testing.assert_array_equal(mapped, first)
     monkeypatch.undo()
     monkeypatch.setenv("RSDML_CACHE", str(isolated_cache))
@@ -207,9 +210,34 @@ def _drop_checksum(array_path: Path) -> None:
     sidecar.write_text(json.dumps(meta))
 
 
+def _other_side(array_path: Path) -> None:
+    """The sidecar disagrees with the array about the stored side."""
+    sidecar = array_path.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    meta["side"] = meta["side"] // 2
+    sidecar.write_text(json.dumps(meta))
+
+
+def _drop_side(array_path: Path) -> None:
+    """A sidecar without the stored side, as the layout before images-v3 wrote them."""
+    sidecar = array_path.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    del meta["side"]
+    sidecar.write_text(json.dumps(meta))
+
+
 @pytest.mark.parametrize("mmap", [False, True])
 @pytest.mark.parametrize(
-    "damage", [_flip_rows, _random_bytes, _truncate, _garble_sidecar, _drop_checksum]
+    "damage",
+    [
+        _flip_rows,
+        _random_bytes,
+        _truncate,
+        _garble_sidecar,
+        _drop_checksum,
+        _other_side,
+        _drop_side,
+    ],
 )
 def test_damaged_cache_entry_is_noted_and_decoded_again(
     tmp_path, fakes, monkeypatch, capsys, isolated_cache, damage, mmap
@@ -235,6 +263,177 @@ def test_damaged_cache_entry_is_noted_and_decoded_again(
     # the entry was rewritten whole: the next call reads it without decoding or a note
     np.testing.assert_array_equal(cached_images(files, 8, mmap=mmap)[0], first)
     assert calls == [1] and capsys.readouterr().err == ""
+
+
+def _write_pixels(path: Path, rng: np.random.Generator, height: int, width: int) -> Path:
+    pixels = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+def _read_at(files: list[Path], size: int) -> np.ndarray:
+    """The images as the cache stored them before images-v3: each decoded at size x size."""
+    return np.stack([read_image(path, size).transpose(2, 0, 1) for path in files])
+
+
+def test_small_squares_are_stored_at_their_native_side(tmp_path, isolated_cache):
+    rng = np.random.default_rng(10)
+    files = [
+        _write_pixels(tmp_path / f"img{i}{'.jpg' if i % 2 else '.png'}", rng, 12, 12)
+        for i in range(6)
+    ]
+    images, skipped = cached_images(files, 32)
+    assert isinstance(images, DecodedImages) and skipped == []
+    assert images.stored.shape == (6, 3, 12, 12) and images.side == 12 and images.size == 32
+    assert images.shape == (6, 3, 32, 32) and len(images) == 6
+    assert images.ndim == 4 and images.dtype == np.uint8
+    (array_path,) = (isolated_cache / "images").glob("*.npy")
+    assert array_path.stat().st_size < 6 * 3 * 12 * 12 + 1024  # not 6 * 3 * 32 * 32
+    assert json.loads(array_path.with_suffix(".json").read_text())["side"] == 12
+    # every read is byte-identical to decoding at the input size
+    old = _read_at(files, 32)
+    np.testing.assert_array_equal(np.asarray(images), old)
+    np.testing.assert_array_equal(images[4], read_image(files[4], 32).transpose(2, 0, 1))
+    # and so is the cache entry read back, loaded or memory-mapped
+    for mmap in (False, True):
+        again, _ = cached_images(files, 32, mmap=mmap)
+        assert again.stored.shape == (6, 3, 12, 12)
+        np.testing.assert_array_equal(again[1:5], old[1:5])
+
+
+@pytest.mark.parametrize(("height", "width"), [(10, 10), (12, 9), (40, 40), (32, 32)], ids=str)
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_later_image_of_another_shape_switches_to_the_input_size(
+    tmp_path, height, width, workers
+):
+    rng = np.random.default_rng(11)
+    files = [_write_pixels(tmp_path / f"img{i}.png", rng, 12, 12) for i in range(5)]
+    files.insert(3, _write_pixels(tmp_path / "other.png", rng, height, width))
+    files.append(_write_pixels(tmp_path / "last.png", rng, 12, 12))
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"not an image")
+    files.insert(1, broken)
+    images, skipped = decode_images(files, 32, on_error="skip", workers=workers)
+    assert skipped == [broken]
+    good = [path for path in files if path != broken]
+    assert images.stored.shape == (len(good), 3, 32, 32) and images.side == 32
+    np.testing.assert_array_equal(images.stored, _read_at(good, 32))
+
+
+def test_larger_images_are_stored_at_the_input_size(tmp_path, isolated_cache):
+    rng = np.random.default_rng(12)
+    files = [_write_pixels(tmp_path / f"img{i}.tif", rng, 40, 40) for i in range(3)]
+    images, _ = cached_images(files, 32)
+    assert images.stored.shape == (3, 3, 32, 32)
+    np.testing.assert_array_equal(images.stored, _read_at(files, 32))
+    np.testing.assert_array_equal(images[:], images.stored)
+    wide = [_write_pixels(tmp_path / f"wide{i}.png", rng, 8, 12) for i in range(3)]
+    images, _ = cached_images(wide, 32)  # small but not square
+    assert images.stored.shape == (3, 3, 32, 32)
+    np.testing.assert_array_equal(images.stored, _read_at(wide, 32))
+
+
+def _decoded(count: int = 40, side: int = 7, size: int = 13) -> DecodedImages:
+    stored = np.random.default_rng(13).integers(0, 256, (count, 3, side, side), dtype=np.uint8)
+    return DecodedImages(stored, size)
+
+
+def test_rows_are_read_at_the_input_size_like_an_array():
+    images = _decoded()
+    full = np.asarray(images)
+    assert full.shape == images.shape == (40, 3, 13, 13) and full.dtype == np.uint8
+    expected = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(row.transpose(1, 2, 0)).resize((13, 13), Image.Resampling.BILINEAR)
+            ).transpose(2, 0, 1)
+            for row in images.stored
+        ]
+    )
+    np.testing.assert_array_equal(full, expected)
+    mask = np.zeros(40, dtype=bool)
+    mask[[0, 5, 39]] = True
+    for item in (
+        3,
+        -1,
+        np.int64(7),
+        np.array(2),
+        slice(5, 30, 4),
+        slice(None, None, -9),
+        [4, 4, 0],
+        np.array([39, -40]),
+        mask,
+        [],
+        np.array([], dtype=np.int64),
+    ):
+        read = images[item]
+        np.testing.assert_array_equal(read, full[item])
+        assert type(read) is np.ndarray and read.dtype == np.uint8 and read.flags.writeable
+    for bad in (40, -41, [0, 40]):
+        with pytest.raises(IndexError):
+            images[bad]
+    with pytest.raises(IndexError):
+        images[np.array([0.0, 1.0])]
+    with pytest.raises(IndexError):
+        images[np.zeros((2, 2), dtype=np.int64)]
+    with pytest.raises(TypeError, match="rows only"):
+        images[0, 1]
+    # the threads of a read change nothing
+    np.testing.assert_array_equal(resize_rows(images.stored, 13, workers=1), full)
+    np.testing.assert_array_equal(resize_rows(images.stored, 13, workers=4), full)
+
+
+def test_reads_at_the_stored_side_are_copies(tmp_path):
+    stored = np.random.default_rng(14).integers(0, 256, (5, 3, 6, 6), dtype=np.uint8)
+    path = tmp_path / "stored.npy"
+    np.save(path, stored)
+    images = DecodedImages(np.load(path, mmap_mode="r"), 6)
+    for item in (slice(1, 4), 2, [0, 3]):
+        read = images[item]
+        assert type(read) is np.ndarray and read.flags.writeable
+        assert not np.shares_memory(read, images.stored)
+        np.testing.assert_array_equal(read, stored[item])
+    np.testing.assert_array_equal(np.asarray(images), stored)
+    assert np.asarray(images, dtype=np.float32).dtype == np.float32
+    with pytest.raises(ValueError, match="uint8"):
+        DecodedImages(stored.astype(np.int16), 6)
+    with pytest.raises(ValueError, match="s, s"):
+        DecodedImages(stored[..., :5], 6)
+
+
+def test_take_selects_stored_rows_without_resizing():
+    images = _decoded()
+    full = np.asarray(images)
+    mask = np.arange(40) % 3 == 0
+    for rows in (np.array([9, 2, 2, -1]), mask, slice(10, 20), [5]):
+        taken = images.take(rows)
+        assert isinstance(taken, DecodedImages) and taken.size == 13
+        assert taken.stored.shape[1:] == (3, 7, 7)  # still at the stored side
+        np.testing.assert_array_equal(taken[:], full[rows])
+        np.testing.assert_array_equal(taken[[0, -1]], full[rows][[0, -1]])
+    with pytest.raises(IndexError):
+        images.take(3)  # a row, not a selection of rows
+    np.testing.assert_array_equal(select_rows(images, [1, 2])[:], full[[1, 2]])
+    np.testing.assert_array_equal(select_rows(full, [1, 2]), full[[1, 2]])
+    assert isinstance(select_rows(full, [1, 2]), np.ndarray)
+
+
+def test_native_sidecar_that_disagrees_is_decoded_again(tmp_path, capsys, isolated_cache):
+    rng = np.random.default_rng(15)
+    files = [_write_pixels(tmp_path / f"img{i}.png", rng, 12, 12) for i in range(3)]
+    first, _ = cached_images(files, 32)
+    (array_path,) = (isolated_cache / "images").glob("*.npy")
+    sidecar = array_path.with_suffix(".json")
+    for side in (32, 64, "12"):
+        meta = json.loads(sidecar.read_text())
+        meta["side"] = side
+        sidecar.write_text(json.dumps(meta))
+        capsys.readouterr()
+        again, _ = cached_images(files, 32)
+        err = capsys.readouterr().err
+        assert "decoding again" in err and str(array_path) in err
+        np.testing.assert_array_equal(again.stored, first.stored)
+        assert json.loads(sidecar.read_text())["side"] == 12  # rewritten
 
 
 def test_cache_key_is_the_identity_of_the_images(tmp_path, fakes):
@@ -324,6 +523,14 @@ def test_bad_on_error_is_a_user_error(tmp_path, fakes):
     path = fakes.write_image(tmp_path / "img.png", np.random.default_rng(0))
     with pytest.raises(ImageOptionError, match="on_error=skip"):
         cached_images([path], 8, on_error="ignore")
+
+
+def test_image_array_dataset_reads_decoded_images_at_the_input_size():
+    images = _decoded(count=4)
+    dataset = ImageArrayDataset(images, [0, 1, 2, 3])
+    image, label, index = dataset[2]
+    assert image.shape == (3, 13, 13) and (label, index) == (2, 2)
+    torch.testing.assert_close(image, torch.from_numpy(images[2]).float() / 255)
 
 
 def test_image_array_dataset():

@@ -4,9 +4,11 @@ cache key that follows the decoded images."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
-from rsdml.train.inputs import FeatureInputs, feature_cache_parts
+from rsdml.data import DecodedImages
+from rsdml.train.inputs import FeatureInputs, ImageInputs, feature_cache_parts
 
 
 def make_inputs() -> FeatureInputs:
@@ -108,3 +110,41 @@ def test_embedding_is_announced_once_before_the_work(
     assert "1 view(s)" in line and "2 image passes (rot90 2)" in line
     build(("plain", "hflip"))
     assert capsys.readouterr().err == ""  # everything cached: nothing to announce
+
+
+def test_fine_tuning_reads_decoded_images_at_the_input_size():
+    stored = np.random.default_rng(2).integers(0, 256, (5, 3, 6, 6), dtype=np.uint8)
+    images = DecodedImages(stored, 16)
+    inputs = ImageInputs(images, 16, chunk=2)
+    chunks = list(inputs.eval_chunks(np.array([4, 0, 3])))
+    assert [tuple(c.shape) for c in chunks] == [(2, 3, 16, 16), (1, 3, 16, 16)]
+    expected = torch.from_numpy(images[[4, 0, 3]]).float() / 255
+    torch.testing.assert_close(torch.cat(chunks), expected)
+    torch.manual_seed(0)
+    assert inputs.train_batch(torch.tensor([1, 2]), torch.Generator()).shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="read at 16 px"):
+        ImageInputs(images, 32)
+
+
+def test_frozen_features_of_decoded_images_are_those_of_the_array(
+    tmp_path, monkeypatch, flatten_backbone
+):
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
+    stored = np.random.default_rng(3).integers(0, 256, (5, 3, 3, 3), dtype=np.uint8)
+    images = DecodedImages(stored, 4)
+
+    def build(source: DecodedImages | np.ndarray, key: str) -> FeatureInputs:
+        return FeatureInputs.build(
+            flatten_backbone(4),
+            source,
+            files_key=key,
+            image_size=4,
+            views=("plain", "hflip"),
+            augmented=np.array([1, 3]),
+            device="cpu",
+            progress=False,
+        )
+
+    decoded, array = build(images, "decoded"), build(np.asarray(images), "array")
+    for view in ("plain", "hflip"):
+        torch.testing.assert_close(decoded.views[view], array.views[view])
