@@ -14,7 +14,7 @@ STUDY ?= quick
 STUDY_OUT ?= runs/$(STUDY)
 WORKERS ?= 2
 
-.PHONY: venv study test test-all lint lab figures clean
+.PHONY: venv engines study test test-all lint lab figures clean
 
 venv: $(STAMP) $(LAB_SETTINGS)
 
@@ -30,6 +30,11 @@ $(STAMP): pyproject.toml
 $(LAB_SETTINGS): jupyter/overrides.json $(STAMP)
 	mkdir -p $(dir $@)
 	cp jupyter/overrides.json $@
+
+## Optional: ONNX Runtime, which computes frozen features about 3x faster than torch on a CPU
+## (rsdml picks it automatically once installed; README, "Speed").
+engines: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[engines]"
 
 ## The main job: run the study (default: the embedded synthetic `quick` preset) and regenerate figures/.
 study: $(STAMP)

@@ -13,7 +13,7 @@ import torch
 
 from rsdml.data import make_split
 from rsdml.evaluate import evaluate_embeddings
-from rsdml.models import create_backbone
+from rsdml.models import defer_backbone
 from rsdml.runtime import fixed_threads
 from rsdml.train.inputs import plain_features
 from rsdml.train.prepare import load_scene_images
@@ -33,6 +33,7 @@ def evaluate_backbone(
     progress: bool | None = None,
     dataset_options: dict[str, Any] | None = None,
     download: bool = False,
+    engine: str = "auto",
 ) -> dict[str, float]:
     """Metrics of L2-normalised pretrained features on the standard split.
 
@@ -40,7 +41,8 @@ def evaluate_backbone(
     arguments only re-evaluates, and replaced images are embedded again. ``dataset_options`` may
     hold ``on_error="skip"`` to leave unreadable images out (before the split). With
     ``pretrained=False`` (and no ``weights``) the backbone is randomly initialised: a floor, not
-    a reference.
+    a reference. ``engine`` computes missing features (:func:`rsdml.models.engines.choose_engine`);
+    the network is built only if some are missing.
     """
     loaded = load_scene_images(
         dataset,
@@ -52,7 +54,7 @@ def evaluate_backbone(
     )
     scenes = loaded.scenes
     split = make_split(scenes, fractions=fractions, seed=split_seed)
-    model = create_backbone(backbone, pretrained=pretrained, weights=weights)
+    model = defer_backbone(backbone, pretrained=pretrained, weights=weights)
     # The training engine's own path to the plain features, so both share one cache entry; with
     # the runs' thread count, so the entry does not depend on which command computed it first.
     with fixed_threads():
@@ -63,6 +65,7 @@ def evaluate_backbone(
             image_size=image_size,
             device=device,
             progress=progress,
+            engine=engine,
         )
         features = torch.nn.functional.normalize(features.float(), dim=1)
         return evaluate_embeddings(

@@ -8,7 +8,16 @@ import pytest
 import torch
 from torch import nn
 
-from rsdml.models import Backbone
+from rsdml.models import Backbone, engines
+
+
+@pytest.fixture(autouse=True)
+def _features_from_torch(request, monkeypatch):
+    """Tests compute frozen features with torch whatever engines are installed, so that
+    ``make test`` behaves the same with and without them; tests marked ``engines`` see the real
+    installation (tests/models/test_engines.py)."""
+    if request.node.get_closest_marker("engines") is None:
+        monkeypatch.setattr(engines, "engine_installed", lambda name: name == "torch")
 
 
 class CountingFlatten(nn.Module):

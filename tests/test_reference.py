@@ -21,7 +21,7 @@ def trunk(tmp_path, monkeypatch, flatten_backbone) -> nn.Module:
     monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RSDML_PROGRESS", "0")
     shared = flatten_backbone(SIZE)
-    monkeypatch.setattr(reference, "create_backbone", lambda *args, **kwargs: shared)
+    monkeypatch.setattr(reference, "defer_backbone", lambda *args, **kwargs: shared)
     return shared.trunk
 
 

@@ -79,6 +79,7 @@ def cmd_embed_eval(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         weights=args.weights,
         device=args.device,
+        engine=args.engine,
         download=args.download,
         pretrained=not args.no_pretrained,
         dataset_options=key_values(args.dataset_option),
@@ -144,6 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "lr": args.lr,
         "device": args.device,
+        "engine": args.engine,
         "loss_params": loss_params,
         "dataset_options": key_values(args.dataset_option),
     }

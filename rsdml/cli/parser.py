@@ -97,6 +97,19 @@ def _add_download(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_engine(parser: argparse.ArgumentParser) -> None:
+    from rsdml.models.engines import ENGINE_CHOICES
+
+    parser.add_argument(
+        "--engine",
+        choices=ENGINE_CHOICES,
+        default=_train_default("engine"),
+        help="what computes frozen features: auto takes ONNX Runtime, else OpenVINO, on a CPU "
+        "when installed (about 3x torch), torch on a GPU or when neither is installed; the "
+        f"features agree to 1e-4 and share one cache (default: {_train_default('engine')})",
+    )
+
+
 def _add_pretrained(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--weights", metavar="FILE", help="local weight file for the backbone (default: ImageNet)"
@@ -192,6 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"side of the square images the backbone sees (default: {text.embed_image_size})",
     )
     p.add_argument("--device", default=_train_default("device"), help=text.device)
+    _add_engine(p)
     _add_dataset_option(p)
     _add_download(p)
     p.set_defaults(func=commands.cmd_embed_eval)
@@ -280,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_dataset_option(p)
     p.add_argument("--device", default=_train_default("device"), help=text.device)
+    _add_engine(p)
     p.add_argument(
         "--out", required=True, metavar="RUN_DIR", help="run folder (resumes if interrupted)"
     )

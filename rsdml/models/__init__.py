@@ -3,8 +3,10 @@
 ``create_backbone(name)`` gives an ImageNet feature extractor that takes [0, 1] images, normalises
 them as its ``BackboneConfig`` record says (``backbone_config(name)``), and returns pooled
 features; ``EmbeddingHead`` maps those to L2-normalised embeddings; ``EmbeddingModel`` joins the
-two for fine-tuning; ``extract_features`` computes and caches frozen-backbone features. Builders
-live one family per module (``efficientnet``, ``resnet``); importing this package registers them.
+two for fine-tuning; ``extract_features`` computes and caches frozen-backbone features, with the
+fastest installed engine (:mod:`rsdml.models.engines`: ONNX Runtime or OpenVINO on a CPU, torch on
+a GPU). Builders live one family per module (``efficientnet``, ``resnet``); importing this
+package registers them.
 """
 
 from rsdml.models.backbones import (

@@ -10,12 +10,15 @@ Cache files live at ``cache_dir()/features/<content_key>.pt``; the key covers th
 key, so replaced images invalidate their features), the view and the image array's shape. They are
 written atomically, so an interrupted run never leaves a truncated file, and carry a checksum of
 the features that every load verifies: a damaged file is reported on stderr and recomputed.
+Which engine computes them (torch, ONNX Runtime, OpenVINO) is :mod:`rsdml.models.engines`' choice;
+it is recorded in the metadata but is not part of the key.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -24,10 +27,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from rsdml.data.images import DecodedImages
 from rsdml.errors import brief
 from rsdml.models.backbones import Backbone, DeferredBackbone
-from rsdml.runtime import autocast, resolve_device
+from rsdml.models.engines import FeatureEngine, check_engine, open_engine
 from rsdml.runtime import progress as progress_bar
+from rsdml.runtime import resolve_device
 from rsdml.storage import (
     array_checksum,
     atomic_save_torch,
@@ -61,12 +66,15 @@ def apply_view(images: Tensor, view: str) -> Tensor:
     raise ValueError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
 
 
-def _check_images(images: np.ndarray | Tensor) -> np.ndarray:
-    """Return the images as a uint8 (N, 3, S, S) numpy array (a view, no copy when possible)."""
+def _check_images(images: np.ndarray | Tensor | DecodedImages) -> np.ndarray | DecodedImages:
+    """Return the images as a uint8 (N, 3, S, S) numpy array (a view, no copy when possible) or
+    the image cache's :class:`DecodedImages` (read batch by batch at its input size)."""
     if isinstance(images, Tensor):
         images = images.detach().cpu().numpy()
-    if not isinstance(images, np.ndarray):
-        raise TypeError(f"images must be a numpy array or tensor; got {type(images).__name__}")
+    if not isinstance(images, (np.ndarray, DecodedImages)):
+        raise TypeError(
+            f"images must be a numpy array, a tensor or DecodedImages; got {type(images).__name__}"
+        )
     if images.dtype != np.uint8:
         raise TypeError(
             f"images must be uint8 in 0..255 (as rsdml.data.cached_images returns); got "
@@ -129,80 +137,78 @@ def _read_cache(path: Path, expected: tuple[int, int]) -> Tensor | None:
     return None
 
 
-def _module_device(module: torch.nn.Module) -> torch.device:
-    tensor = next(module.parameters(), None)
-    if tensor is None:
-        tensor = next(module.buffers(), None)
-    return tensor.device if tensor is not None else torch.device("cpu")
+def _read_batch(images: np.ndarray | DecodedImages, start: int, stop: int, view: str) -> np.ndarray:
+    """Rows ``start:stop`` at the input size in ``view``, as a C-contiguous uint8 array.
+
+    The view is applied to the uint8 pixels, before any conversion (flips commute with it).
+    """
+    rows = images[start:stop]  # DecodedImages resize a native-size cache here
+    # A slice of a read-only memory map is copied: torch refuses to wrap unwritable memory.
+    rows = np.require(rows, requirements=["W"])
+    return np.ascontiguousarray(apply_view(torch.from_numpy(rows), view).numpy())
 
 
 def _compute(
-    backbone: Backbone,
-    images: np.ndarray,
+    engine: FeatureEngine,
+    images: np.ndarray | DecodedImages,
     batch_size: int,
-    device: torch.device,
     view: str,
     progress: bool | None,
+    description: str,
+    feature_dim: int,
 ) -> Tensor:
     count = images.shape[0]
-    features = torch.empty(count, backbone.feature_dim, dtype=torch.float32)
-    original_device = _module_device(backbone)
-    was_training = backbone.training
+    features = torch.empty(count, feature_dim, dtype=torch.float32)
     # Counting images (not batches) makes the bar show images/s.
     ticks: Iterator[int] = iter(
-        progress_bar(
-            range(count),
-            desc=f"features {backbone.name} [{view}]",
-            total=count,
-            enabled=progress,
-            unit="img",
-        )
+        progress_bar(range(count), desc=description, total=count, enabled=progress, unit="img")
     )
-    try:
-        backbone.eval().to(device)
-        with torch.inference_mode(), autocast(device):
-            for start in range(0, count, batch_size):
-                stop = min(start + batch_size, count)
-                # np.array copies, so read-only memory maps are fine; uint8 travels to the device
-                # (4x less traffic than float) and is converted there.
-                batch = torch.from_numpy(np.array(images[start:stop])).to(device, non_blocking=True)
-                batch = apply_view(batch.float().div_(255.0), view)
-                batch = batch.contiguous(memory_format=torch.channels_last)
-                output = backbone(batch)
-                if output.shape != (stop - start, backbone.feature_dim):
-                    raise RuntimeError(
-                        f"backbone {backbone.name!r} returned {tuple(output.shape)} for a batch of "
-                        f"{stop - start}; expected (batch, {backbone.feature_dim})"
-                    )
-                features[start:stop].copy_(output.float().cpu())
-                for _ in islice(ticks, stop - start):
-                    pass
-        for _ in ticks:  # closes the bar
-            pass
-    finally:
-        backbone.to(original_device).train(was_training)
+    bounds = [(start, min(start + batch_size, count)) for start in range(0, count, batch_size)]
+    # The next batch is read (resized, when the image cache holds native-size images) while the
+    # engine runs this one: PIL and the engines release the GIL.
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        upcoming = reader.submit(_read_batch, images, *bounds[0], view) if bounds else None
+        for number, (start, stop) in enumerate(bounds):
+            batch = upcoming.result()
+            if number + 1 < len(bounds):
+                upcoming = reader.submit(_read_batch, images, *bounds[number + 1], view)
+            output = engine.run(batch)
+            if output.shape != (stop - start, feature_dim):
+                raise RuntimeError(
+                    f"{description} returned {tuple(output.shape)} for a batch of "
+                    f"{stop - start}; expected (batch, {feature_dim})"
+                )
+            features[start:stop].copy_(torch.from_numpy(output))
+            for _ in islice(ticks, stop - start):
+                pass
+    for _ in ticks:  # closes the bar
+        pass
     return features
 
 
 def extract_features(
     backbone: Backbone | DeferredBackbone,
-    images: np.ndarray | Tensor,
+    images: np.ndarray | Tensor | DecodedImages,
     *,
     batch_size: int = 64,
     device: str | torch.device = "auto",
     view: str = "plain",
     cache_parts: Sequence[Any] | None = None,
     progress: bool | None = None,
+    engine: str = "auto",
 ) -> Tensor:
     """Pooled backbone features of uint8 images, cached on disk when ``cache_parts`` is given.
 
-    The backbone runs in eval mode under ``torch.inference_mode`` (with bf16/fp16 autocast on CUDA)
-    and is returned to its original device and mode afterwards. Features are not normalised.
+    The features are computed by ``engine`` (:mod:`rsdml.models.engines`: on a CPU an installed
+    inference engine over the exported network, else torch; on CUDA torch with bf16/fp16
+    autocast); a torch backbone runs in eval mode under ``torch.inference_mode`` and is returned
+    to its original device and mode afterwards. Features are not normalised.
 
     Args:
         backbone: the feature extractor; its ``name`` and ``weights_id`` enter the cache key, so a
             backbone whose weights changed after creation (fine-tuned) needs a new ``weights_id``.
-        images: uint8 array (N, 3, S, S), values 0..255 (a memory map is fine).
+        images: uint8 images (N, 3, S, S), values 0..255: an array (a memory map is fine) or
+            the :class:`~rsdml.data.DecodedImages` of the image cache, read at its input size.
         batch_size: images per forward pass.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         view: one of :data:`VIEWS`, applied to every image before the backbone.
@@ -210,12 +216,16 @@ def extract_features(
             images do (the engine passes the decoded-image cache key of
             :func:`rsdml.data.images.image_cache_key`); None disables the cache.
         progress: show a progress bar (None: follow ``RSDML_PROGRESS``).
+        engine: ``"auto"``, ``"torch"``, ``"onnxruntime"`` or ``"openvino"``
+            (:func:`rsdml.models.engines.choose_engine`); not part of the cache key, since every
+            engine's features agree with torch's to 1e-4.
 
     Returns:
         float32 CPU tensor (N, backbone.feature_dim).
 
     Raises:
         TypeError / ValueError: images not uint8 (N, 3, H, W), unknown view, bad batch size.
+        EngineError: unknown engine, or a CPU-only engine on a GPU device.
         CacheNotWritable: the feature cache folder cannot be written.
     """
     array = _check_images(images)
@@ -230,9 +240,13 @@ def extract_features(
         cached = _read_cache(path, expected)
         if cached is not None:
             return cached
-    if isinstance(backbone, DeferredBackbone):
-        backbone = backbone.build()
-    features = _compute(backbone, array, batch_size, resolve_device(device), view, progress)
+    target = resolve_device(device)
+    check_engine(engine)
+    with open_engine(backbone, engine, target, array.shape[-1]) as runner:
+        description = f"features {backbone.name} [{view}, {runner.name}]"
+        features = _compute(
+            runner, array, batch_size, view, progress, description, backbone.feature_dim
+        )
     if path is not None:
         meta = {
             "backbone": backbone.name,
@@ -240,6 +254,7 @@ def extract_features(
             "cache_parts": list(cache_parts),
             "view": view,
             "shape": list(array.shape),
+            "engine": runner.name,
             "checksum": array_checksum(features.numpy()),
         }
         with writing_cache(path.parent):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rsdml.errors import UserError, did_you_mean
+from rsdml.models.engines import ENGINE_CHOICES
 from rsdml.models.features import VIEWS
 from rsdml.storage import content_key
 
@@ -102,6 +103,10 @@ class TrainConfig:
     ema_momentum: float = 0.999
     bn_splits: int = 4
     device: str = "auto"
+    # What computes missing frozen features (rsdml.models.engines): "auto" takes ONNX Runtime or
+    # OpenVINO on a CPU when installed, torch otherwise. Their features agree to 1e-4 and share
+    # one cache entry, so the engine is not part of the run's identity (see key()).
+    engine: str = "auto"
     num_workers: int = 0
     progress: bool | None = None
 
@@ -156,6 +161,11 @@ class TrainConfig:
             )
         if self.label_fraction is not None and not 0.0 < self.label_fraction <= 1.0:
             raise ConfigError(f"label_fraction must be in (0, 1], got {self.label_fraction}")
+        if self.engine not in ENGINE_CHOICES:
+            raise ConfigError(
+                f"engine must be one of {ENGINE_CHOICES}, got {self.engine!r}"
+                f"{did_you_mean(self.engine, ENGINE_CHOICES)}"
+            )
         if self.unlabelled_pool not in UNLABELLED_POOLS:
             raise ConfigError(f"unlabelled_pool must be one of {UNLABELLED_POOLS}")
         if self.database_labels not in DATABASE_LABELS:
@@ -217,7 +227,7 @@ class TrainConfig:
     def key(self) -> str:
         """A content hash of the configuration (ignores presentation-only fields)."""
         values = self.to_dict()
-        for name in ("progress", "num_workers", "device"):
+        for name in ("progress", "num_workers", "device", "engine"):
             values.pop(name)
         return content_key(values)
 

@@ -14,9 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from rsdml.data import train_transform
+from rsdml.data import DecodedImages, select_rows, train_transform
 from rsdml.models import Backbone, DeferredBackbone, extract_features
+from rsdml.models.engines import choose_engine
 from rsdml.models.features import features_cached
+from rsdml.runtime import resolve_device
 from rsdml.storage import cache_subdir, note
 
 
@@ -41,6 +43,8 @@ def announce_embedding(
     image_size: int,
     views: tuple[str, ...],
     augmented: np.ndarray,
+    engine: str = "auto",
+    device: str = "auto",
 ) -> None:
     """Say on stderr, before the work, how many views and images are left to embed.
 
@@ -64,10 +68,11 @@ def announce_embedding(
         return
     total = sum(count for _, count in left)
     detail = ", ".join(f"{view} {count}" for view, count in left)
+    chosen = choose_engine(engine, resolve_device(device))
     note(
-        f"embedding {len(left)} view(s) of the images with {backbone.name}: {total} image "
-        f"passes ({detail}); the features are cached in {cache_subdir('features')} and every "
-        "later run on these images reads them from there"
+        f"embedding {len(left)} view(s) of the images with {backbone.name} on {chosen}: "
+        f"{total} image passes ({detail}); the features are cached in "
+        f"{cache_subdir('features')} and every later run on these images reads them from there"
     )
 
 
@@ -99,14 +104,25 @@ class FeatureInputs:
         augmented: np.ndarray,
         device: str,
         progress: bool | None,
+        engine: str = "auto",
     ) -> FeatureInputs:
         """Extract (or load from the feature cache) the plain features of every image and the
         extra views of the ``augmented`` images.
 
         ``files_key`` is the decoded-image cache key of ``images`` (``RunData.files_key``), which
-        the feature cache key includes (:func:`feature_cache_parts`).
+        the feature cache key includes (:func:`feature_cache_parts`). ``engine`` computes the
+        missing features (:func:`rsdml.models.engines.choose_engine`).
         """
-        announce_embedding(backbone, images.shape, files_key, image_size, views, augmented)
+        announce_embedding(
+            backbone,
+            images.shape,
+            files_key,
+            image_size,
+            views,
+            augmented,
+            engine,
+            device,
+        )
         plain = extract_features(
             backbone,
             images,
@@ -114,6 +130,7 @@ class FeatureInputs:
             view="plain",
             cache_parts=feature_cache_parts(files_key, image_size),
             progress=progress,
+            engine=engine,
         )
         features = {"plain": plain}
         subset_key = feature_cache_parts(files_key, image_size, augmented)
@@ -123,11 +140,12 @@ class FeatureInputs:
             extra = torch.zeros_like(plain)
             extra[torch.as_tensor(augmented)] = extract_features(
                 backbone,
-                images[augmented],
+                select_rows(images, augmented),
                 device=device,
                 view=view,
                 cache_parts=subset_key,
                 progress=progress,
+                engine=engine,
             )
             features[view] = extra
         return cls(features, augmented)
@@ -160,6 +178,7 @@ def plain_features(
     image_size: int,
     device: str,
     progress: bool | None,
+    engine: str = "auto",
 ) -> torch.Tensor:
     """The plain-view features of every image, through the same feature-cache entry that
     :meth:`FeatureInputs.build` reads and writes."""
@@ -172,18 +191,30 @@ def plain_features(
         augmented=np.array([], dtype=np.int64),
         device=device,
         progress=progress,
+        engine=engine,
     ).views["plain"]
 
 
 class ImageInputs:
-    """Fine-tune mode: decoded uint8 images, augmented on the fly like the papers' code."""
+    """Fine-tune mode: decoded uint8 images, augmented on the fly like the papers' code.
 
-    def __init__(self, images: np.ndarray, image_size: int, chunk: int = 128):
+    ``images`` are the image cache's :class:`~rsdml.data.DecodedImages`, read at ``image_size``
+    (each batch resized from the stored side exactly as decoding at that size would), or a plain
+    uint8 array, which the transform resizes.
+    """
+
+    def __init__(self, images: DecodedImages | np.ndarray, image_size: int, chunk: int = 128):
+        if isinstance(images, DecodedImages) and images.size != image_size:
+            raise ValueError(
+                f"the images are read at {images.size} px but the model takes {image_size} px; "
+                "load them through the image cache at the model's input size"
+            )
         self.images = images
         self.transform = train_transform(image_size)
         self.chunk = chunk
 
     def _as_float(self, indices: np.ndarray | torch.Tensor) -> torch.Tensor:
+        # DecodedImages rows come back as new arrays at image_size (resized per batch).
         batch = torch.from_numpy(np.ascontiguousarray(self.images[np.asarray(indices)]))
         return batch.float().div_(255.0)
 
