@@ -19,23 +19,21 @@ timed passes after one warm-up pass:
 It ends with (c)/(best b), (c)/(a) and (c)/(t). Benchmark on a quiet machine and repeat: under
 load the ratios shrink.
 
-    python benchmarks/features.py                       # 256 images at 224 and 64 px
+    python benchmarks/features.py                       # 256 images at 224, 2048 at 64 px
     python benchmarks/features.py --images 512 --sizes 224 --repeats 5
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
-import platform
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import torch
+from machine import describe_machine
 
 from rsdml.data import DecodedImages
 from rsdml.models import create_backbone, extract_features
@@ -47,27 +45,6 @@ from rsdml.models.engines import (
     open_engine,
 )
 from rsdml.runtime import fixed_threads
-
-
-def machine() -> str:
-    """A line naming the processor, the core count and the library versions."""
-    model = platform.processor() or "unknown processor"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = [f"torch {torch.__version__}"]
-    for package in ("onnxruntime", "openvino"):
-        try:
-            versions.append(f"{package} {importlib.metadata.version(package)}")
-        except importlib.metadata.PackageNotFoundError:
-            versions.append(f"{package} not installed")
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}; " + ", ".join(
-        versions
-    )
 
 
 def best_rate(run: Callable[[], None], images: int, repeats: int) -> float:
@@ -175,7 +152,12 @@ def measure(size: int, count: int, batch: int, repeats: int, native: int) -> Non
 def main() -> None:
     """Parse the arguments and print the table for each size."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=256, help="images per pass (default 256)")
+    parser.add_argument(
+        "--images",
+        type=int,
+        help="images per pass (default: 256 at 128 px and above, 2048 below, so that a pass "
+        "lasts long enough for the per-call costs to weigh as little as in a real extraction)",
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[224, 64], help="input sizes")
     parser.add_argument("--batch", type=int, default=64, help="images per forward (default 64)")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes (default 3)")
@@ -191,11 +173,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(machine())
+    print(describe_machine(("torch", "onnxruntime", "openvino")))
     with tempfile.TemporaryDirectory(prefix="rsdml-bench-") as work:
         os.environ["RSDML_CACHE"] = work
         for size in args.sizes:
-            measure(size, args.images, args.batch, args.repeats, args.native)
+            count = args.images or (256 if size >= 128 else 2048)
+            measure(size, count, args.batch, args.repeats, args.native)
 
 
 if __name__ == "__main__":

@@ -21,39 +21,18 @@ image cold through ``rsdml.data.images.load_cached_images`` at ``--size`` and pr
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
-import platform
 import resource
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from machine import describe_machine
 
 from rsdml.data import load_scene_list, read_image
 from rsdml.data.images import RESIZE_WORKERS, load_cached_images, resize_rows
 from rsdml.storage import data_root
-
-
-def machine() -> str:
-    """A line naming the processor, the usable cores, the load and the library versions."""
-    model = platform.processor() or "unknown processor"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    versions = ", ".join(
-        f"{package} {importlib.metadata.version(package)}" for package in ("numpy", "Pillow")
-    )
-    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
-    return (
-        f"{model}, {len(os.sched_getaffinity(0))} usable cores (load average {load}), "
-        f"Python {platform.python_version()}; {versions}"
-    )
 
 
 def peak_mb() -> float:
@@ -79,7 +58,7 @@ def main() -> None:
     parser.add_argument("--verify", type=int, default=200, help="rows checked against read_image")
     parser.add_argument("--progress", action="store_true", help="show the decoding bar")
     args = parser.parse_args()
-    print(machine())
+    print(describe_machine(("numpy", "Pillow")))
     root = data_root(args.root)  # before RSDML_CACHE moves, as the default root lives in it
     files = list(load_scene_list(args.dataset, root).files)
     count, size, batch = len(files), args.size, args.batch

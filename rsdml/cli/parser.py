@@ -47,11 +47,18 @@ class _Help:
         from rsdml.data.splits import DEFAULT_FRACTIONS, DEFAULT_SEED
         from rsdml.losses import METHODS
         from rsdml.models.backbones import list_backbones
+        from rsdml.models.features import VIEWS
         from rsdml.reference import evaluate_backbone
         from rsdml.runtime import PROGRESS_ENV
         from rsdml.storage import DATA_ENV, cache_dir
         from rsdml.study import available_presets, run_study
-        from rsdml.train.config import MODES, NOISE_KINDS, UNLABELLED_POOLS, TrainConfig
+        from rsdml.train.config import (
+            MODES,
+            NOISE_KINDS,
+            UNLABELLED_POOLS,
+            VIEWS_ALL_BELOW_PER_CLASS,
+            TrainConfig,
+        )
 
         self.datasets = _names(DATASETS)
         self.presets = available_presets()
@@ -70,8 +77,9 @@ class _Help:
             dataset: TrainConfig(dataset=dataset).resolved().image_size
             for dataset in ("synthetic", "folder")
         }
-        self.views = {mode: TrainConfig(mode=mode).resolved().views for mode in MODES}
-        self.all_views = _names(self.views["frozen"])
+        self.views = {"finetune": TrainConfig(mode="finetune").resolved().views}
+        self.all_views = _names(VIEWS)
+        self.views_per_class = VIEWS_ALL_BELOW_PER_CLASS
         self.device = (
             f"torch device: auto (CUDA when present, else the CPU), cpu, cuda or cuda:N "
             f"(default: {_train_default('device')})"
@@ -275,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="VIEW",
         help=f"frozen-mode feature views, from {text.all_views} (default: all of them in "
-        f"frozen mode, {_names(text.views['finetune'])} in finetune mode)",
+        f"frozen mode while the training split has fewer than {text.views_per_class} images "
+        f"per class, plain alone above; {_names(text.views['finetune'])} in finetune mode)",
     )
     p.add_argument(
         "--unlabelled-pool",

@@ -43,6 +43,31 @@ FINETUNE_DEFAULTS = {"epochs": 130, "batch_size": 128, "lr": 0.01}
 FROZEN_LOSS_DEFAULTS = {"trnsl": {"prune_start": 0.05, "prune_every": 0.15, "resume": "selected"}}
 
 
+# Frozen-mode views when a run leaves ``views`` to rsdml: every geometric view while the training
+# split holds fewer than this many images per class, the plain view alone from there on. Each
+# view costs one backbone pass over the training images; what it buys shrinks as the archive
+# grows. Mean validation kNN@10 of nsl, arcface, snca_ce_mb and hr_s2dml (20 % labels), frozen
+# EfficientNet-Lite0 at 224 px (`python benchmarks/views.py`, README "Speed"):
+#   UC Merced, 70 training images per class: plain 0.931, 2 views 0.937, 4 views 0.939, all 7
+#   0.946 (3 seeds) -- 1.5 points for 5x the passes;
+#   EuroSAT, 1,890 per class: plain 0.944, 2 views 0.945, 4 views 0.947, all 7 0.947 (2 seeds)
+#   -- 0.3 points for 5.2x the passes (140,400 instead of 27,000, 10 minutes on 2 cores).
+# The threshold lies between the two measured archives, nearer the small one (the gain fell
+# from 1.5 to 0.3 points over a 27x larger class); `views` overrides it either way.
+VIEWS_ALL_BELOW_PER_CLASS = 500
+
+
+def frozen_views(views: tuple[str, ...] | None, train_images: int, classes: int) -> tuple[str, ...]:
+    """The views a frozen-mode run embeds: ``views`` when given, else every one of
+    :data:`~rsdml.models.features.VIEWS` for a training split of fewer than
+    :data:`VIEWS_ALL_BELOW_PER_CLASS` images per class, else the plain view alone."""
+    if views is not None:
+        return tuple(views)
+    if train_images < VIEWS_ALL_BELOW_PER_CLASS * max(1, classes):
+        return VIEWS
+    return ("plain",)
+
+
 class ConfigError(UserError, ValueError):
     """A training option that is unknown, of the wrong type or out of range."""
 
@@ -93,10 +118,7 @@ class TrainConfig:
 
     # Frozen mode: deterministic geometric views of the training images whose features are
     # cached; each step draws one view per sample (cheap augmentation without re-embedding).
-    # None: all of VIEWS in frozen mode, the analogue of the papers' flip augmentation for
-    # orientation-free overhead scenes. Chosen on UC Merced's validation split: val kNN@10 of
-    # nsl 0.943 with all views against 0.929 with ("plain",), of hr_s2dml at 20 % labels 0.910
-    # against 0.886; the price is one feature pass per view over the training images, cached.
+    # None: chosen by the size of the archive, see frozen_views().
     views: tuple[str, ...] | None = None
     unlabelled_pool: str = "train"
     database_labels: str = "clean"
@@ -123,9 +145,10 @@ class TrainConfig:
         if values["noise_seed"] is None:
             values["noise_seed"] = self.split_seed
         values["fractions"] = tuple(values["fractions"])
-        if values["views"] is None:
-            values["views"] = VIEWS if self.mode == "frozen" else ("plain",)
-        values["views"] = tuple(values["views"])
+        if values["views"] is None and self.mode != "frozen":
+            values["views"] = ("plain",)
+        if values["views"] is not None:  # frozen mode's None waits for the data: frozen_views()
+            values["views"] = tuple(values["views"])
         if self.mode == "frozen":
             values["loss_params"] = {
                 **FROZEN_LOSS_DEFAULTS.get(self.method, {}),

@@ -31,7 +31,7 @@ from rsdml.evaluate import top_k
 from rsdml.models import Backbone, DeferredBackbone, defer_backbone
 from rsdml.runtime import resolve_device
 from rsdml.storage import note
-from rsdml.train.config import TrainConfig
+from rsdml.train.config import TrainConfig, frozen_views
 from rsdml.train.inputs import FeatureInputs, ImageInputs, plain_features
 
 
@@ -230,6 +230,14 @@ def prepare_data(
     )
 
 
+def run_views(config: TrainConfig, data: RunData) -> tuple[str, ...]:
+    """The frozen-mode views of a run: the config's, or those :func:`frozen_views` gives for its
+    training split (no training images: the plain view only)."""
+    if not len(data.split.train):
+        return ("plain",)
+    return frozen_views(config.views, len(data.split.train), data.num_classes)
+
+
 def build_inputs(config: TrainConfig) -> tuple[RunData, FeatureInputs | ImageInputs]:
     """The data of a resolved config and what the model reads of it: in frozen mode the cached
     backbone features (plain, plus the augmented views of the training images), in fine-tune
@@ -254,7 +262,7 @@ def build_inputs(config: TrainConfig) -> tuple[RunData, FeatureInputs | ImageInp
             data.images,
             files_key=data.files_key,
             image_size=config.image_size,
-            views=config.views if len(data.split.train) else ("plain",),
+            views=run_views(config, data),
             augmented=data.split.train,
             device=str(resolve_device(config.device)),
             progress=config.progress,

@@ -7,11 +7,21 @@ import pytest
 from rsdml.errors import UserError
 from rsdml.models.features import VIEWS
 from rsdml.train import TrainConfig
-from rsdml.train.config import ConfigError
+from rsdml.train.config import VIEWS_ALL_BELOW_PER_CLASS, ConfigError, frozen_views
 
 
-def test_frozen_mode_augments_with_every_geometric_view_by_default():
-    assert TrainConfig(mode="frozen").resolved().views == VIEWS
+def test_frozen_mode_leaves_the_default_views_to_the_size_of_the_archive():
+    assert TrainConfig(mode="frozen").resolved().views is None
+    per_class = VIEWS_ALL_BELOW_PER_CLASS
+    # every view below the threshold (UC Merced: 70 training images per class) ...
+    assert frozen_views(None, 21 * 70, 21) == VIEWS
+    assert frozen_views(None, 10 * per_class - 1, 10) == VIEWS
+    # ... the plain view alone from there on (EuroSAT: 1,890 per class)
+    assert frozen_views(None, 10 * per_class, 10) == ("plain",)
+    assert frozen_views(None, 18900, 10) == ("plain",)
+    # views that were asked for are kept whatever the size
+    assert frozen_views(("plain", "hflip"), 18900, 10) == ("plain", "hflip")
+    assert frozen_views(VIEWS, 18900, 10) == VIEWS
 
 
 def test_finetune_mode_has_no_feature_views():
@@ -28,7 +38,7 @@ def test_explicit_views_are_kept_and_survive_a_round_trip():
 def test_default_views_round_trip_as_none():
     values = TrainConfig().to_dict()
     assert values["views"] is None
-    assert TrainConfig.from_dict(values).resolved().views == VIEWS
+    assert TrainConfig.from_dict(values).resolved().views is None
 
 
 @pytest.mark.parametrize(

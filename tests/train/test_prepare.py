@@ -108,3 +108,23 @@ def test_a_bad_on_error_value_is_a_user_error(tmp_path):
     _write_tree(root, seed=0, per_class=3)
     with pytest.raises(ImageOptionError, match="'raise' or 'skip'"):
         load_run_images(_config(root, on_error="ignore"))
+
+
+def test_a_run_left_to_the_default_embeds_views_by_the_size_of_its_training_split(
+    tmp_path, monkeypatch
+):
+    from rsdml.models import VIEWS
+    from rsdml.train import config as config_module
+    from rsdml.train.prepare import run_views
+
+    root = tmp_path / "scenes"
+    _write_tree(root, seed=0)  # 2 classes x 10 images: 7 training images per class
+    config = _config(root)
+    data = prepare_data(config)
+    assert len(data.split.train) == 14
+    assert run_views(config, data) == VIEWS
+    monkeypatch.setattr(config_module, "VIEWS_ALL_BELOW_PER_CLASS", 7)
+    assert run_views(config, data) == ("plain",)
+    chosen = _config(root, on_error="raise")
+    chosen.views = ("plain", "vflip")
+    assert run_views(chosen, data) == ("plain", "vflip")
