@@ -73,7 +73,9 @@ print(json.dumps(train_config.resolved().to_dict(), indent=1))
 # labels the learner was given). The test split is touched once, by the selected model.
 
 # %%
-metrics = fit(train_config, out=out_dir)
+# reuse_data: the next run in this kernel (the study's next cell) takes this run's data, loaded
+# once, unless it needs other data or an image file changed.
+metrics = fit(train_config, out=out_dir, reuse_data=True)
 print(f"best epoch {metrics['best_epoch']} of {len(metrics['history'])}")
 
 # %% [markdown]

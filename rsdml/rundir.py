@@ -10,8 +10,9 @@ Layout of a run folder, in the order the files are first written::
                      method were checked, and a different one refuses the folder
     split.json       train/val/test indices, labelled subset, labels given, skipped files
     untrained.json   test metrics of the untrained embedding (what every method must beat)
-    history.json     per-epoch records, rewritten after every epoch
-    last.pt          everything a resume reads (weights, optimiser, loss and sampler state, RNGs)
+    history.json     per-epoch records, rewritten with last.pt at each checkpoint
+    last.pt          everything a resume reads (weights, optimiser, loss and sampler state, RNGs);
+                     written at most every 30 s of training and after the last epoch
     best.pt          the validation-selected weights
     embeddings.npz   train/val/test embeddings of the selected model, with labels
     metrics.json     written LAST: a run is complete exactly when this file exists and parses

@@ -90,12 +90,13 @@ def _knn_code_predictions(
         row_width, TOP_K_BYTES_PER_ELEMENT, memory_mb=memory_mb, chunk_size=chunk_size
     )
     predictions = {k: np.empty(queries.shape[0], dtype=np.int64) for k in ks}
+    items64 = items.to(torch.float64)  # converted once, not once per gathered candidate
     for start, stop in iter_chunks(queries.shape[0], rows, "kNN classification"):
         chunk = queries[start:stop].to(target)
         _, indices = top_k_rows(chunk @ items.T, candidates)
         # Float64 distances of the candidates: exact zeros for duplicates, and no cancellation
         # error from 2 - 2s for close neighbours.
-        differences = chunk.to(torch.float64)[:, None, :] - items[indices].to(torch.float64)
+        differences = chunk.to(torch.float64)[:, None, :] - items64[indices]
         distances = torch.linalg.vector_norm(differences, dim=2)
         # Re-rank by (distance, database index): sort by index, then stably by distance.
         by_index = torch.argsort(indices, dim=1)

@@ -71,9 +71,10 @@ def as_embeddings(
         raise ValueError(f"{name} is empty (shape {tuple(tensor.shape)}); pass at least one item")
     if tensor.is_complex() or tensor.dtype == torch.bool:
         raise ValueError(f"{name} must hold real numbers, got dtype {tensor.dtype}")
-    tensor = tensor.to(torch.float64)
-    if not torch.isfinite(tensor).all():
+    # checked before the float64 copy: a cast keeps finiteness, and the narrower input is cheaper
+    if tensor.is_floating_point() and not torch.isfinite(tensor).all():
         raise ValueError(f"{name} contains NaN or infinite values; check the model outputs")
+    tensor = tensor.to(torch.float64)
     if normalize:
         norms = torch.linalg.vector_norm(tensor, dim=1, keepdim=True)
         tensor = tensor / norms.clamp_min(torch.finfo(torch.float64).tiny)

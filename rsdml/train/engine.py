@@ -38,10 +38,18 @@ from rsdml.runtime import autocast, fixed_threads, progress, resolve_device, see
 from rsdml.train.activity import Activity
 from rsdml.train.checkpoint import RunFolder
 from rsdml.train.config import TrainConfig
-from rsdml.train.evaluation import SELECTION_METRIC, Embeddings, embed, rank_stats, spectra
+from rsdml.train.evaluation import (
+    SELECTION_METRIC,
+    Embeddings,
+    GatheredFeatures,
+    embed,
+    rank_stats,
+    spectra,
+)
 from rsdml.train.inputs import FeatureInputs, ImageInputs
 from rsdml.train.momentum import MomentumEncoder
 from rsdml.train.prepare import RunData, build_inputs
+from rsdml.train.reuse import LOADED
 from rsdml.train.samplers import (
     BatchStream,
     balanced_batch_shape,
@@ -63,28 +71,39 @@ class Trainer:
 
     Opening ``out`` only checks it: ``config.json`` is written by :meth:`run`, so a set-up that
     fails (unknown method, bad loss parameter, impossible batch size) leaves nothing behind.
+    With ``reuse_data`` the run takes the data of the previous such run in this process when it
+    would build the same (:mod:`rsdml.train.reuse`).
     """
 
-    def __init__(self, config: TrainConfig, out: str | Path | None = None):
+    def __init__(
+        self, config: TrainConfig, out: str | Path | None = None, *, reuse_data: bool = False
+    ):
         self.config = cfg = config.resolved()
         self.device = _check_setup(cfg)
         self.folder = RunFolder(out, cfg) if out is not None else None
         with fixed_threads():
-            self.data, self.inputs = build_inputs(cfg)
+            self.data, self.inputs = LOADED.build(cfg) if reuse_data else build_inputs(cfg)
             # Seeded once, after the inputs: the model, the loss and every training draw.
             self.generator = seed_everything(cfg.seed)
             self.model = _build_model(cfg, self.inputs).to(self.device)
             self.loss = _create_loss(cfg, self.data).to(self.device)
+        # what the evaluations embed from (training batches come from self.inputs)
+        self.eval_inputs = (
+            GatheredFeatures(self.inputs) if isinstance(self.inputs, FeatureInputs) else self.inputs
+        )
         self.needs = self.loss.needs
         self._check_needs()
         self.trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.trainable += [p for p in self.loss.parameters() if p.requires_grad]
+        # foreach: one call per update over all parameters, as on CUDA by default; on the CPU
+        # the same per-tensor arithmetic, without a Python loop over the parameters.
         self.optimizer = torch.optim.SGD(
             self.trainable,
             lr=cfg.lr,
             momentum=cfg.momentum,
             nesterov=cfg.momentum > 0,
             weight_decay=cfg.weight_decay,
+            foreach=True,
         )
         # The papers' step schedule (x gamma every 30/130 of the run), in epochs.
         step = max(1, round(cfg.lr_step_fraction * cfg.epochs))
@@ -172,10 +191,10 @@ class Trainer:
             if state is not None:
                 self._restore(state)
                 return self.folder.read_untrained()
-        database = embed(self.model, self.inputs, self.data.split.train, self.device)
+        database = embed(self.model, self.eval_inputs, self.data.split.train, self.device)
         untrained = self._evaluate("test", database)
         if self.needs.memory:
-            train = embed(self.model, self.inputs, self.data.train, self.device)
+            train = embed(self.model, self.eval_inputs, self.data.train, self.device)
             self.loss.init_memory(
                 train.embedding.to(self.device), self.train_labels.to(self.device)
             )
@@ -184,7 +203,8 @@ class Trainer:
         return untrained
 
     def _epoch(self, epoch: int) -> None:
-        """One epoch: pruning when due, the steps, validation, selection and the checkpoint."""
+        """One epoch: pruning when due, the steps, validation, selection and, when due, the
+        checkpoint (:meth:`RunFolder.checkpoint_due`)."""
         cfg = self.config
         started = time.perf_counter()
         if self.needs.pruning and self.loss.pruning_due(epoch + 1, cfg.epochs):
@@ -199,7 +219,7 @@ class Trainer:
         if score > self.best_score:
             self.best_score, self.best_epoch = score, epoch + 1
             self.best_state = self._snapshot()
-        if self.folder is not None:
+        if self.folder is not None and self.folder.checkpoint_due(epoch + 1 == cfg.epochs):
             self.folder.save_last(self._state(epoch))
             self.folder.write_history(self.history)
 
@@ -224,9 +244,10 @@ class Trainer:
         """One optimiser step on the training samples at ``positions``; returns the loss."""
         batch = self._batch(positions)
         value = self.loss(batch)
-        if not torch.isfinite(value):
+        loss = value.item()
+        if not math.isfinite(loss):
             raise TrainingDiverged(
-                f"{self.config.method}: the loss became {value.item()} at epoch {epoch + 1}; "
+                f"{self.config.method}: the loss became {loss} at epoch {epoch + 1}; "
                 f"lower the learning rate (now {self.optimizer.param_groups[0]['lr']:g}) "
                 "or check the loss parameters"
             )
@@ -240,7 +261,7 @@ class Trainer:
             self.momentum_encoder.update(self.model)
         if self.needs.memory:
             self.loss.after_step(batch)
-        return value.item()
+        return loss
 
     def _batch(self, positions: torch.Tensor) -> Batch:
         """The model's outputs for one batch, with what the loss's needs ask for."""
@@ -279,7 +300,7 @@ class Trainer:
         if self.best_state is not None:
             selected_model.load_state_dict(self.best_state["model"])
             selected_loss.load_state_dict(self.best_state["loss"])
-        train = embed(selected_model, self.inputs, self.data.train, self.device)
+        train = embed(selected_model, self.eval_inputs, self.data.train, self.device)
         selected_loss.update_pruning(
             train.embedding.to(self.device), self.train_labels.to(self.device)
         )
@@ -294,8 +315,8 @@ class Trainer:
     def _validate(self) -> dict[str, float]:
         """The selection score (validation kNN@10 against the labelled training set) and the
         ranks of the probe embeddings."""
-        train = embed(self.model, self.inputs, self.data.train, self.device)
-        val = embed(self.model, self.inputs, self.data.split.val, self.device)
+        train = embed(self.model, self.eval_inputs, self.data.train, self.device)
+        val = embed(self.model, self.eval_inputs, self.data.split.val, self.device)
         score = knn_accuracy(
             val.embedding, self.val_labels, train.embedding, self.data.train_labels, ks=(10,)
         )[SELECTION_METRIC]
@@ -306,7 +327,7 @@ class Trainer:
         """Embeddings whose rank is tracked: the unlabelled pool when there is one (the matrix
         HR-S2DML's regulariser acts on), else the validation split."""
         if len(self.data.unlabelled):
-            return embed(self.model, self.inputs, self.data.unlabelled, self.device).embedding
+            return embed(self.model, self.eval_inputs, self.data.unlabelled, self.device).embedding
         return val_embeddings
 
     def _evaluate(
@@ -320,7 +341,7 @@ class Trainer:
         data = self.data
         indices = getattr(data.split, split)
         if queries is None:
-            queries = embed(self.model, self.inputs, indices, self.device)
+            queries = embed(self.model, self.eval_inputs, indices, self.device)
         clean = self.config.database_labels == "clean"
         return evaluate_embeddings(
             queries.embedding,
@@ -340,7 +361,7 @@ class Trainer:
             self.model.load_state_dict(self.best_state["model"])
             self.loss.load_state_dict(self.best_state["loss"])
         embedded = {
-            split: embed(self.model, self.inputs, getattr(data.split, split), self.device)
+            split: embed(self.model, self.eval_inputs, getattr(data.split, split), self.device)
             for split in ("train", "val", "test")
         }
         evaluated = {
@@ -508,7 +529,12 @@ def prepare_features(config: TrainConfig | dict[str, Any]) -> None:
             build_inputs(config)
 
 
-def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> dict[str, Any]:
+def fit(
+    config: TrainConfig | dict[str, Any],
+    out: str | Path | None = None,
+    *,
+    reuse_data: bool = False,
+) -> dict[str, Any]:
     """Train one method as configured and return its metrics (``val``, ``test``, ``history``...).
 
     Args:
@@ -516,6 +542,10 @@ def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> 
         out: optional run folder; with it the run writes ``metrics.json``, ``embeddings.npz``,
             checkpoints and history, resumes after an interruption, and returns at once when the
             same configuration has already finished there.
+        reuse_data: keep the run's data loaded for the next run in this process, and take the
+            previous run's when it would be the same (no image file changed since): what a
+            study's warm kernel does from cell to cell (:mod:`rsdml.train.reuse`). The numbers
+            are the same either way.
     """
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
@@ -527,7 +557,7 @@ def fit(config: TrainConfig | dict[str, Any], out: str | Path | None = None) -> 
             for message in finished.get("warnings", []):
                 _warn(message)
             return finished
-    return Trainer(config, out).run()
+    return Trainer(config, out, reuse_data=reuse_data).run()
 
 
 __all__ = ["TrainingDiverged", "TrainingSetupError", "Trainer", "fit", "prepare_features"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,8 +26,31 @@ class Embeddings:
     raw: torch.Tensor
 
 
+class GatheredFeatures:
+    """Frozen-mode inputs whose evaluation chunks are gathered once per index set.
+
+    A run embeds the same training and validation images after every epoch; gathering their
+    rows of the feature table (a copy) took a sixth of each validation. The chunks hold the
+    same values as :meth:`FeatureInputs.eval_chunks`, so the embeddings are the same.
+    """
+
+    def __init__(self, inputs: FeatureInputs) -> None:
+        self.inputs = inputs
+        self._chunks: dict[bytes, list[torch.Tensor]] = {}
+
+    def eval_chunks(self, indices: np.ndarray) -> Iterator[torch.Tensor]:
+        """Plain features of ``indices`` in chunks, gathered on the first call."""
+        key = np.asarray(indices, dtype=np.int64).tobytes()
+        if key not in self._chunks:
+            self._chunks[key] = list(self.inputs.eval_chunks(indices))
+        return iter(self._chunks[key])
+
+
 def embed(
-    model: nn.Module, inputs: FeatureInputs | ImageInputs, indices: np.ndarray, device: torch.device
+    model: nn.Module,
+    inputs: FeatureInputs | GatheredFeatures | ImageInputs,
+    indices: np.ndarray,
+    device: torch.device,
 ) -> Embeddings:
     """Embed ``indices`` with ``model`` in evaluation mode."""
     was_training = model.training

@@ -97,6 +97,7 @@ def test_finished_run_is_returned_without_training(tmp_path, monkeypatch):
 
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    monkeypatch.setattr("rsdml.train.checkpoint.CHECKPOINT_SECONDS", 0.0)  # after every epoch
     reference = fit(tiny_config("snca_mb", epochs=5), out=tmp_path / "reference")
 
     original = Trainer._train_epoch
