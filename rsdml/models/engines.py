@@ -209,10 +209,14 @@ def export_graph(backbone: Backbone | DeferredBackbone, size: int) -> Path:
     path = graph_path(backbone, size)
     if _graph_is_valid(path):
         return path
-    network = backbone.build() if isinstance(backbone, DeferredBackbone) else backbone
+    network = _network(backbone)
     module = _FromUint8(network).eval()
     example = torch.zeros(2, 3, size, size, dtype=torch.uint8)
-    with writing_cache(path.parent), torch.inference_mode(), _on_cpu(network):
+    with (
+        writing_cache(path.parent),
+        torch.inference_mode(),
+        _evaluating_on(network, torch.device("cpu")),
+    ):
         buffer = _export_bytes(module, example)
         atomic_write_json(
             path.with_suffix(".json"),
@@ -253,16 +257,21 @@ def _export_bytes(module: nn.Module, example: torch.Tensor) -> bytes:
 
 
 @contextlib.contextmanager
-def _on_cpu(network: nn.Module) -> Iterator[None]:
-    """Export (and trace) on the CPU in eval mode; restore the device and mode afterwards."""
+def _evaluating_on(network: nn.Module, device: torch.device) -> Iterator[None]:
+    """The network in eval mode on ``device`` for the body; its device and mode restored after."""
     parameter = next(network.parameters(), None)
-    device = parameter.device if parameter is not None else torch.device("cpu")
+    original = parameter.device if parameter is not None else torch.device("cpu")
     was_training = network.training
-    network.eval().to("cpu")
+    network.eval().to(device)
     try:
         yield
     finally:
-        network.to(device).train(was_training)
+        network.to(original).train(was_training)
+
+
+def _network(backbone: Backbone | DeferredBackbone) -> Backbone:
+    """The torch network, built now if it was deferred."""
+    return backbone.build() if isinstance(backbone, DeferredBackbone) else backbone
 
 
 @lru_cache(maxsize=4)
@@ -313,35 +322,34 @@ def open_engine(
     """The feature function of ``engine`` (as :func:`choose_engine` resolves it) for images of
     side ``size``; torch moves the backbone to ``device`` for the duration and back afterwards."""
     chosen = choose_engine(engine, device)
-    if chosen == "torch":
-        network = backbone.build() if isinstance(backbone, DeferredBackbone) else backbone
-        with _torch_engine(network, device) as run:
-            yield FeatureEngine("torch", run)
+    run = _exported_run(chosen, backbone, size) if chosen != "torch" else None
+    if run is not None:
+        yield FeatureEngine(chosen, run)
         return
-    opener = _onnxruntime_engine if chosen == "onnxruntime" else _openvino_engine
+    network = _network(backbone)
+    with _evaluating_on(network, device):
+        yield FeatureEngine("torch", _torch_run(network, device))
+
+
+def _exported_run(
+    engine: str, backbone: Backbone | DeferredBackbone, size: int
+) -> FeatureFunction | None:
+    """``engine``'s feature function over the exported graph, or None (with a note) where the
+    exporter or the engine cannot take the network: torch then computes the same features."""
+    opener = _onnxruntime_engine if engine == "onnxruntime" else _openvino_engine
     try:
-        run = opener(export_graph(backbone, size))
-    except Exception as error:  # an exporter or engine limitation: torch computes the same
-        if isinstance(error, UserError):  # the cache folder cannot be written, ...: say so
-            raise
+        return opener(export_graph(backbone, size))
+    except UserError:  # the cache folder cannot be written, ...: say so
+        raise
+    except Exception as error:
         _note_once(
-            f"{chosen} could not run {backbone.name} ({brief(error)}); using torch for its "
+            f"{engine} could not run {backbone.name} ({brief(error)}); using torch for its "
             "features instead"
         )
-        network = backbone.build() if isinstance(backbone, DeferredBackbone) else backbone
-        with _torch_engine(network, device) as run:
-            yield FeatureEngine("torch", run)
-        return
-    yield FeatureEngine(chosen, run)
+        return None
 
 
-@contextlib.contextmanager
-def _torch_engine(network: Backbone, device: torch.device) -> Iterator[FeatureFunction]:
-    parameter = next(network.parameters(), None)
-    original = parameter.device if parameter is not None else torch.device("cpu")
-    was_training = network.training
-    network.eval().to(device)
-
+def _torch_run(network: Backbone, device: torch.device) -> FeatureFunction:
     def run(batch: np.ndarray) -> np.ndarray:
         # uint8 travels to the device (4x less traffic than float) and is converted there.
         images = torch.from_numpy(batch).to(device, non_blocking=True)
@@ -349,7 +357,4 @@ def _torch_engine(network: Backbone, device: torch.device) -> Iterator[FeatureFu
         with torch.inference_mode(), autocast(device):
             return network(images).float().cpu().numpy()
 
-    try:
-        yield run
-    finally:
-        network.to(original).train(was_training)
+    return run

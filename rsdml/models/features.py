@@ -30,7 +30,7 @@ from torch import Tensor
 from rsdml.data.images import DecodedImages
 from rsdml.errors import brief
 from rsdml.models.backbones import Backbone, DeferredBackbone
-from rsdml.models.engines import FeatureEngine, check_engine, open_engine
+from rsdml.models.engines import FeatureEngine, open_engine
 from rsdml.runtime import progress as progress_bar
 from rsdml.runtime import resolve_device
 from rsdml.storage import (
@@ -241,7 +241,6 @@ def extract_features(
         if cached is not None:
             return cached
     target = resolve_device(device)
-    check_engine(engine)
     with open_engine(backbone, engine, target, array.shape[-1]) as runner:
         description = f"features {backbone.name} [{view}, {runner.name}]"
         features = _compute(
