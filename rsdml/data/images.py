@@ -609,7 +609,8 @@ def train_transform(size: int) -> Callable[[torch.Tensor], torch.Tensor]:
 
     Resize to size x size (a no-op when already that size), RandomGrayscale(p=0.2),
     ColorJitter(0.4, 0.4, 0.4, 0.4), RandomHorizontalFlip(p=0.5) -- the order of the Kang et al.
-    code. ImageNet normalisation is left to the backbone.
+    code. The normalisation is left to the backbone, which applies its own preprocessing
+    (:class:`rsdml.models.Preprocessing`).
     """
     from torchvision.transforms import v2
 

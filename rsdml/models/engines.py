@@ -16,7 +16,8 @@ the engine is not part of any cache key: features computed by one engine serve e
 and the feature cache's metadata records which engine computed them.
 
 The exported ONNX graph is cached like features, under ``cache_dir()/graphs/<key>.onnx``, keyed by
-the backbone's name, its ``weights_id``, the input size and the exporter's version, with a
+the backbone's name, its ``weights_id``, the values of its input preprocessing (baked into the
+graph), the input size and the exporter's version, with a
 checksum verified on every load (a damaged graph is exported again). With the graph cached, a
 frozen run never builds the torch network at all.
 """
@@ -29,7 +30,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -60,7 +61,8 @@ CPU_ENGINES = ("onnxruntime", "openvino")
 ENGINE_PACKAGES = {"onnxruntime": ("onnxruntime", "onnx"), "openvino": ("openvino", "onnx")}
 
 # v1: uint8 input, [0, 1] scaling and the backbone's normalisation inside the graph.
-GRAPH_VERSION = "graph-v1"
+# v2: the backbone's input preprocessing (its values, baked into the graph) enters the key.
+GRAPH_VERSION = "graph-v2"
 OPSET = 17
 
 FeatureFunction = Callable[[np.ndarray], np.ndarray]
@@ -169,7 +171,13 @@ class FeatureEngine:
 def graph_path(backbone: Backbone | DeferredBackbone, size: int) -> Path:
     """Where the ONNX graph of ``backbone`` at input ``size`` is cached."""
     key = content_key(
-        GRAPH_VERSION, backbone.name, backbone.weights_id, int(size), torch.__version__, OPSET
+        GRAPH_VERSION,
+        backbone.name,
+        backbone.weights_id,
+        backbone.preprocessing.identity(),
+        int(size),
+        torch.__version__,
+        OPSET,
     )
     return cache_subdir("graphs") / f"{key}.onnx"
 
@@ -223,6 +231,7 @@ def export_graph(backbone: Backbone | DeferredBackbone, size: int) -> Path:
             {
                 "backbone": network.name,
                 "weights_id": network.weights_id,
+                "preprocessing": asdict(network.preprocessing),
                 "size": int(size),
                 "torch": torch.__version__,
                 "opset": OPSET,

@@ -6,7 +6,8 @@ a few deterministic geometric views (flips, right-angle rotations, transpose: th
 overhead scene), each of which gets its own cached feature matrix.
 
 Cache files live at ``cache_dir()/features/<content_key>.pt``; the key covers the backbone name, its
-``weights_id``, the caller's ``cache_parts`` (the training engine passes the decoded-image cache
+``weights_id``, the values of its input preprocessing (mean/std, :meth:`Preprocessing.identity`),
+the caller's ``cache_parts`` (the training engine passes the decoded-image cache
 key, so replaced images invalidate their features), the view and the image array's shape. They are
 written atomically, so an interrupted run never leaves a truncated file, and carry a checksum of
 the features that every load verifies: a damaged file is reported on stderr and recomputed.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -43,7 +45,9 @@ from rsdml.storage import (
 )
 
 # v2: the metadata holds a checksum of the features, verified on every load.
-CACHE_VERSION = "features-v2"
+# v3: the backbone's input preprocessing (its values) enters the key, so features computed with
+# one normalisation are never read for another; entries of v2, which lacked it, are never read.
+CACHE_VERSION = "features-v3"
 
 VIEWS = ("plain", "hflip", "vflip", "rot90", "rot180", "rot270", "transpose")
 """Deterministic geometric views. On images (..., H, W): ``hflip`` mirrors left-right (width),
@@ -96,6 +100,7 @@ def feature_cache_path(
         CACHE_VERSION,
         backbone.name,
         backbone.weights_id,
+        backbone.preprocessing.identity(),
         list(cache_parts),
         view,
         [int(s) for s in shape],
@@ -205,8 +210,9 @@ def extract_features(
     to its original device and mode afterwards. Features are not normalised.
 
     Args:
-        backbone: the feature extractor; its ``name`` and ``weights_id`` enter the cache key, so a
-            backbone whose weights changed after creation (fine-tuned) needs a new ``weights_id``.
+        backbone: the feature extractor; its ``name``, ``weights_id`` and ``preprocessing`` enter
+            the cache key, so a backbone whose weights changed after creation (fine-tuned) needs a
+            new ``weights_id``.
         images: uint8 images (N, 3, S, S), values 0..255: an array (a memory map is fine) or
             the :class:`~rsdml.data.DecodedImages` of the image cache, read at its input size.
         batch_size: images per forward pass.
@@ -250,6 +256,7 @@ def extract_features(
         meta = {
             "backbone": backbone.name,
             "weights_id": backbone.weights_id,
+            "preprocessing": asdict(backbone.preprocessing),
             "cache_parts": list(cache_parts),
             "view": view,
             "shape": list(array.shape),

@@ -12,7 +12,12 @@ import torch
 from torch import Tensor, nn
 
 from rsdml.errors import brief
-from rsdml.models.backbones import Backbone, BackboneConfig, register_backbone
+from rsdml.models.backbones import (
+    IMAGENET_PREPROCESSING,
+    Backbone,
+    BackboneConfig,
+    register_backbone,
+)
 from rsdml.models.weights import (
     WeightsUnavailableError,
     file_digest,
@@ -24,15 +29,18 @@ from rsdml.models.weights import (
 if TYPE_CHECKING:
     from torchvision.models import WeightsEnum
 
+# torchvision's ImageNet weights were trained on ImageNet mean/std (its transforms say so).
 RESNET18 = BackboneConfig(
     name="resnet18",
     source="torchvision ResNet18_Weights.IMAGENET1K_V1",
     feature_dim=512,
+    preprocessing=IMAGENET_PREPROCESSING,
 )
 RESNET50 = BackboneConfig(
     name="resnet50",
     source="torchvision ResNet50_Weights.IMAGENET1K_V1",
     feature_dim=2048,
+    preprocessing=IMAGENET_PREPROCESSING,
 )
 
 

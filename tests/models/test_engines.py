@@ -17,7 +17,16 @@ import pytest
 import torch
 from torch import nn
 
-from rsdml.models import Backbone, DeferredBackbone, create_backbone, engines, extract_features
+from rsdml.models import (
+    IMAGENET_PREPROCESSING,
+    INCEPTION_PREPROCESSING,
+    Backbone,
+    DeferredBackbone,
+    Preprocessing,
+    create_backbone,
+    engines,
+    extract_features,
+)
 from rsdml.models.engines import (
     CPU_ENGINES,
     EngineError,
@@ -115,8 +124,10 @@ class _SmallNet(nn.Module):
         return torch.relu(self.conv(x)).mean(dim=(2, 3))
 
 
-def _small_backbone(weights_id: str = "small-1") -> Backbone:
-    return Backbone("small", _SmallNet(), 8, weights_id)
+def _small_backbone(
+    weights_id: str = "small-1", preprocessing: Preprocessing | None = None
+) -> Backbone:
+    return Backbone("small", _SmallNet(), 8, weights_id, preprocessing=preprocessing)
 
 
 def _images(count: int = 7, size: int = 12, seed: int = 0) -> np.ndarray:
@@ -160,7 +171,7 @@ def test_the_graph_is_exported_once_and_a_deferred_backbone_is_then_never_built(
     def refuse() -> Backbone:
         raise AssertionError("the network was built although its graph is cached")
 
-    deferred = DeferredBackbone("small", "small-1", 8, factory=refuse)
+    deferred = DeferredBackbone("small", "small-1", 8, IMAGENET_PREPROCESSING, factory=refuse)
     with open_engine(deferred, "onnxruntime", CPU, 12) as engine:
         assert engine.run(_images(count=2)).shape == (2, 8)
     assert len(exports) == 1
@@ -168,6 +179,30 @@ def test_the_graph_is_exported_once_and_a_deferred_backbone_is_then_never_built(
     assert export_graph(_small_backbone("small-2"), 12) != first
     assert export_graph(_small_backbone(), 16) != first
     assert len(exports) == 3
+
+
+def test_the_graph_key_covers_the_preprocessing():
+    imagenet, inception = _small_backbone(), _small_backbone(preprocessing=INCEPTION_PREPROCESSING)
+    assert graph_path(imagenet, 12) != graph_path(inception, 12)
+    renamed = Preprocessing("renamed", INCEPTION_PREPROCESSING.mean, INCEPTION_PREPROCESSING.std)
+    assert graph_path(_small_backbone(preprocessing=renamed), 12) == graph_path(inception, 12)
+
+
+@pytest.mark.engines
+@pytest.mark.parametrize("engine", CPU_ENGINES)
+def test_the_graph_bakes_in_the_backbones_own_preprocessing(engine):
+    # Each exported graph computes exactly what torch computes with that preprocessing, and the
+    # two preprocessings give different features (so a graph of one never stands in for the other).
+    _installed(engine)
+    images = _images()
+    features = {}
+    for preprocessing in (IMAGENET_PREPROCESSING, INCEPTION_PREPROCESSING):
+        backbone = _small_backbone(preprocessing=preprocessing)
+        expected = extract_features(backbone, images, engine="torch")
+        actual = extract_features(backbone, images, engine=engine)
+        assert (actual - expected).abs().max() <= 1e-4, (engine, preprocessing.name)
+        features[preprocessing.name] = actual
+    assert (features["imagenet"] - features["inception"]).abs().max() > 1e-2
 
 
 @pytest.mark.engines
@@ -219,9 +254,10 @@ def _real_images(size: int) -> np.ndarray:
 @pytest.mark.engines
 @pytest.mark.skipif(not ROOT, reason="set RSDML_DATA to the real data folder")
 @pytest.mark.parametrize("engine", CPU_ENGINES)
-def test_engines_agree_with_torch_on_real_scenes_with_imagenet_weights(engine):
+@pytest.mark.parametrize("name", ["efficientnet_lite0", "efficientnet_lite0@inception"])
+def test_engines_agree_with_torch_on_real_scenes_with_imagenet_weights(engine, name):
     _installed(engine)
-    backbone = create_backbone("efficientnet_lite0")
+    backbone = create_backbone(name)
     for size in (224, 64):
         images = _real_images(size)
         expected = extract_features(backbone, images, engine="torch")

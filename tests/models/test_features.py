@@ -15,9 +15,11 @@ from rsdml.errors import UserError
 from rsdml.models import (
     IMAGENET_MEAN,
     IMAGENET_STD,
+    INCEPTION_PREPROCESSING,
     VIEWS,
     Backbone,
     EmbeddingHead,
+    Preprocessing,
     apply_view,
     create_backbone,
     extract_features,
@@ -42,8 +44,12 @@ class CountingFlatten(nn.Module):
         return x.flatten(1)
 
 
-def _fake_backbone(weights_id: str = "fake-1") -> Backbone:
-    return Backbone("fake", CountingFlatten(), 3 * SIZE * SIZE, weights_id)
+def _fake_backbone(
+    weights_id: str = "fake-1", preprocessing: Preprocessing | None = None
+) -> Backbone:
+    return Backbone(
+        "fake", CountingFlatten(), 3 * SIZE * SIZE, weights_id, preprocessing=preprocessing
+    )
 
 
 def _images(count: int = 5, seed: int = 0) -> np.ndarray:
@@ -156,6 +162,28 @@ def test_cache_key_covers_view_parts_weights_and_shape():
     assert backbone.trunk.images_seen == 2 * len(images)  # the new view was computed
     assert len(list(base.parent.glob("*.pt"))) == 2
     assert not torch.equal(flipped, extract_features(backbone, images, cache_parts=parts))
+
+
+def test_features_of_one_preprocessing_are_never_served_for_another():
+    images, parts = _images(), ("filelist-abc", "train", SIZE)
+    imagenet = _fake_backbone()  # ImageNet mean/std, as an unregistered backbone has
+    inception = _fake_backbone(preprocessing=INCEPTION_PREPROCESSING)
+    assert feature_cache_path(imagenet, images.shape, "plain", parts) != feature_cache_path(
+        inception, images.shape, "plain", parts
+    )
+    first = extract_features(imagenet, images, cache_parts=parts)
+    second = extract_features(inception, images, cache_parts=parts)
+    assert inception.trunk.images_seen == len(images)  # computed, not read from the cache
+    expected = (torch.from_numpy(images).double() / 255 * 2 - 1).flatten(1).float()
+    torch.testing.assert_close(second, expected, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(first, _normalised(images).flatten(1).float())
+    # the same values under another name are the same function: one entry
+    renamed = Preprocessing("renamed", INCEPTION_PREPROCESSING.mean, INCEPTION_PREPROCESSING.std)
+    again = _fake_backbone(preprocessing=renamed)
+    assert torch.equal(extract_features(again, images, cache_parts=parts), second)
+    assert again.trunk.images_seen == 0
+    stored = torch.load(feature_cache_path(inception, images.shape, "plain", parts))
+    assert '"name": "inception"' in stored["meta"] and '"mean": [0.5, 0.5, 0.5]' in stored["meta"]
 
 
 def test_without_cache_parts_nothing_is_written(tmp_path):
