@@ -17,8 +17,8 @@
 # # Embeddings: t-SNE and UMAP
 #
 # Two-dimensional maps of the learned embeddings, coloured by the true class. In a noisy-label
-# setting the training images whose label was corrupted are drawn as crosses: a robust method
-# keeps them inside their true class's cluster.
+# setting the training images whose label was corrupted sit in thin dark rings, in their true
+# class's colour: a robust method keeps them inside their true class's cluster.
 
 # %% tags=["parameters"]
 # The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
@@ -33,6 +33,9 @@ clean_methods = ["nsl", "snca_ce_mb", "srl"]
 noisy_methods = ["nsl", "trnsl"]
 seed = 0
 projections = ["tsne", "umap"]
+# An archive's splits hold thousands of images: project a random subset of at most this many
+# (the figure's title says so); None projects every point.
+max_points = 3000
 
 # %%
 from pathlib import Path
@@ -63,6 +66,7 @@ def show(setting, methods, split):
                 seed=seed,
                 methods=tuple(projections),
                 title=f"{method}, {setting}, {split} images",
+                max_points=max_points,
             )
             save_figure(figure, figures / f"embedding_{method}_{setting}")
             shown.append(figure)

@@ -94,4 +94,5 @@ table = pd.DataFrame(
 # %%
 history = metrics["history"]
 figure = plot_learning_curves({method: [record["val_knn@10"] for record in history]})
-saved = save_figure(figure, Path(out_dir) / "learning_curve")  # the PNG and PDF written
+# PNG only: one such figure per study cell, looked at on screen (a PDF would double the time)
+saved = save_figure(figure, Path(out_dir) / "learning_curve", formats=("png",))

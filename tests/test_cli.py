@@ -306,7 +306,7 @@ def test_out_that_is_a_file_is_one_line(capsys, tmp_path):
     assert "is a file, not a folder" in one_line_error(capsys, "train")
 
 
-@pytest.mark.parametrize("option", ["--lr=-1", "--lr=nan", "--image-size=0"])
+@pytest.mark.parametrize("option", ["--lr=-1", "--lr=nan", "--image-size=0", "--patience=-1"])
 def test_out_of_range_numbers_are_one_line(capsys, tmp_path, option):
     argv = ["train", "--method", "nsl", "--epochs", "1", option, "--out", str(tmp_path / "run")]
     assert main(argv) == 2
@@ -373,7 +373,7 @@ def test_help_reads_allowed_values_and_defaults_from_their_owners(capsys):
     assert all(name in options["dataset"] for name in DATASETS)
     assert all(name in options["backbone"] for name in list_backbones())
     assert all(name in options["views"] for name in VIEWS)
-    for name in ("epochs", "batch_size", "lr"):
+    for name in ("epochs", "patience", "batch_size", "lr"):
         assert (
             f"{FROZEN_DEFAULTS[name]:g} frozen, {FINETUNE_DEFAULTS[name]:g} finetune"
             in (options[name])
@@ -474,7 +474,8 @@ def test_study_dry_run_lists_the_cells_and_runs_nothing(capsys, tmp_path):
 def test_study_passes_device_and_rerun_on(capsys, tmp_path, monkeypatch):
     seen = {}
 
-    def fake_run_study(spec, workers=1, **kwargs):  # the parser reads the workers default
+    # the parser reads the defaults of workers and executor
+    def fake_run_study(spec, workers=1, executor="local", **kwargs):
         seen.update(kwargs)
         return {"study": "one", "cells": 2, "ran": 1, "skipped": 1, "failed": [],
                 "report_failed": [], "out": "o", "figures": "f"}  # fmt: skip

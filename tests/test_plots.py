@@ -93,6 +93,17 @@ def test_save_figure_writes_png_and_pdf(tmp_path: Path) -> None:
     ]
 
 
+def test_save_figure_writes_only_the_formats_asked_for(tmp_path: Path) -> None:
+    fig = plots.plot_rank_over_training({"a": [1.0, 2.0, 3.0]})
+    (png,) = plots.save_figure(fig, tmp_path / "curve", formats=("png",))
+    assert png.read_bytes().startswith(PNG_MAGIC)
+    assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]
+    for bad in ((), ("svg",), ("png", "jpeg")):
+        with pytest.raises(ValueError, match="formats"):
+            plots.save_figure(fig, tmp_path / "bad", formats=bad)
+    assert [p.name for p in tmp_path.iterdir()] == ["curve.png"]
+
+
 def test_save_figure_png_size_follows_dpi(tmp_path: Path) -> None:
     fig = plt.figure(figsize=(2.0, 1.0))
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
@@ -210,13 +221,17 @@ def test_plot_embedding_2d_draws_classes_and_noisy_marks() -> None:
     noisy[[1, 7, 12]] = True
     ax = plots.plot_embedding_2d(points, labels, list("abcd"), noisy=noisy, title="t-SNE")
     collections = [c for c in ax.collections if isinstance(c, PathCollection)]
-    assert len(collections) == 5  # one per class, then the noisy crosses
-    for index, collection in enumerate(collections[:4]):
+    assert len(collections) == 5  # the rings round the noisy points, then one per class
+    rings, classes = collections[0], collections[1:]
+    np.testing.assert_allclose(rings.get_offsets(), points[noisy])
+    assert len(rings.get_facecolor()) == 0  # hollow: the class marker shows through
+    for index, collection in enumerate(classes):
+        # every point, noisy or not, keeps its class colour, drawn above the rings
         np.testing.assert_allclose(collection.get_offsets(), points[labels == index])
         assert matplotlib.colors.to_hex(collection.get_facecolor()[0]) == (
             plots.categorical_colors(4)[index].lower()
         )
-    np.testing.assert_allclose(collections[4].get_offsets(), points[noisy])
+        assert collection.get_zorder() >= rings.get_zorder()
     legend_texts = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend_texts == ["a", "b", "c", "d", "noisy label"]
     _assert_readable(ax.figure)
@@ -242,6 +257,23 @@ def test_plot_embedding_2d_into_given_axes_without_legend() -> None:
         plots.plot_embedding_2d(points, labels + 1, ["a", "b"], ax=ax)
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         plots.plot_embedding_2d(np.zeros((6, 3)), labels, ["a", "b"], ax=ax)
+
+
+def test_plot_projections_of_a_large_split_show_a_seeded_subset_and_say_so() -> None:
+    points, labels = _blobs(4, 30)  # 120 points
+    noisy = np.arange(120) % 3 == 0
+    fig = plots.plot_projections(
+        points, labels, list("abcd"), noisy=noisy, methods=("tsne",), title="run", max_points=50
+    )
+    assert fig._suptitle.get_text() == "run (50 of 120 points)"
+    shown = plots.sample_points(120, 50, seed=0)
+    assert len(shown) == 50 == len(set(shown.tolist()))
+    assert np.array_equal(shown, plots.sample_points(120, 50, seed=0))  # seeded
+    rings = fig.axes[0].collections[0]
+    assert len(rings.get_offsets()) == noisy[shown].sum()  # the mask follows the subset
+    assert plots.sample_points(120, 120) is None  # every point fits: no sampling, no note
+    with pytest.raises(ValueError, match="max_points"):
+        plots.sample_points(120, 0)
 
 
 def test_plot_projections_side_by_side_with_shared_legend(tmp_path: Path) -> None:

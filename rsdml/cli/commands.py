@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,7 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from rsdml.train import TrainConfig, fit
+    from rsdml.train.distributed import launch_rank
 
     if args.noise is not None and args.noise_rate is None:
         # TrainConfig refuses a noise kind at rate 0 too; this names the command-line flags.
@@ -138,6 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "backbone": args.backbone,
         "epochs": args.epochs,
+        "patience": args.patience,
         "seed": args.seed,
         "label_fraction": args.label_fraction,
         "noise": args.noise,
@@ -163,6 +166,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.unlabelled_pool:
         options["unlabelled_pool"] = args.unlabelled_pool
     metrics = fit(TrainConfig.from_dict(options), out=args.out)
+    if launch_rank() != 0:  # one report per run, not one per torchrun/srun rank
+        return 0
     say(
         f"{args.method} on {args.dataset}, test split: {percent(metrics['test'])}; the run is "
         f"in {args.out} (metrics.json, embeddings.npz, learning curve, checkpoints)"
@@ -172,8 +177,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    from rsdml.study import plan_study, run_study
+    from rsdml.study import ClusterOptions, parse_slurm_options, plan_study, run_study
 
+    if args.status or args.cancel:
+        return _follow_study(args)
     if args.device is not None:
         from rsdml.runtime import resolve_device
 
@@ -185,6 +192,16 @@ def cmd_study(args: argparse.Namespace) -> int:
         say(_plan_text(plan))
         print_json(plan)
         return 0
+    cluster = ClusterOptions(
+        partition=args.slurm_partition,
+        time_min=args.slurm_time,
+        gpus_per_task=args.slurm_gpus_per_task,
+        cpus_per_task=args.slurm_cpus_per_task,
+        mem=args.slurm_mem,
+        array_parallelism=args.array_parallelism,
+        cells_per_task=args.cells_per_task,
+        extra=parse_slurm_options(args.slurm_option),
+    )
     summary = run_study(
         args.study,
         out=args.out,
@@ -194,17 +211,78 @@ def cmd_study(args: argparse.Namespace) -> int:
         fresh_kernels=args.fresh_kernels,
         rerun=args.rerun,
         device=args.device,
+        executor=args.executor,
+        cluster=cluster,
     )
+    if "jobs" in summary:  # submitted to Slurm: the cells and the report run later
+        jobs = summary["jobs"]
+        cells = (
+            f"{summary['submitted']} submitted as {summary['tasks']} task(s) of Slurm job "
+            f"{jobs['array']}"
+            if jobs["array"]
+            else "none to submit"
+        )
+        features = f"shared features: job {jobs['features']}, " if jobs["features"] else ""
+        say(
+            f"study {summary['study']}: {summary['cells']} cells, {cells} ({features}report: "
+            f"job {jobs['report']}), {summary['skipped']} already done, "
+            f"{len(summary['queued'])} still queued; logs in {summary['logs']}; follow them "
+            f"with `rsdml study {args.study} --out {summary['out']} --status`, stop them with "
+            "--cancel"
+        )
+        print_json(summary)
+        return 0
     failed = f", {len(summary['failed'])} failed" if summary["failed"] else ""
+    busy = summary.get("running")
+    running = f", {len(busy)} running elsewhere" if busy else ""
     where = f"; runs in {summary['out']}/cells"
     if not args.no_report:
         where += f", figures and tables (results.md) in {summary['figures']}"
     say(
         f"study {summary['study']}: {summary['cells']} cells, {summary['ran']} ran, "
-        f"{summary['skipped']} already done{failed}{where}"
+        f"{summary['skipped']} already done{running}{failed}{where}"
     )
     print_json(summary)
     return 1 if summary["failed"] or summary["report_failed"] else 0
+
+
+def _follow_study(args: argparse.Namespace) -> int:
+    """``--status`` and ``--cancel``: from the study folder, running nothing."""
+    from rsdml.study import cancel_study, load_study, study_dir, study_status
+
+    # with --out the study file is not needed: the folder holds its own copy (study.json)
+    out = Path(args.out) if args.out else study_dir(load_study(args.study))
+    if args.cancel:
+        result = cancel_study(out)
+        jobs = ", ".join(result["cancelled"]) or "none was active"
+        say(f"study in {out}: cancelled jobs {jobs}")
+        print_json(result)
+        return 0
+    status = study_status(out)
+    say(_status_text(status))
+    print_json(status)
+    return 0
+
+
+def _status_text(status: dict[str, Any]) -> str:
+    """The counts per state, then one line per failed (and per running) cell."""
+    lines = [
+        f"study {status['study']} in {status['out']}: {status['done']} done, "
+        f"{status['running']} running, {status['pending']} pending, {status['failed']} failed"
+    ]
+    for cell in status["cells"]:
+        if cell["status"] == "failed":
+            job = f" (job {cell['job']})" if cell.get("job") else ""
+            lines.append(f"FAILED {cell['label']}{job}: {cell['error']}; log: {cell['log']}")
+        elif cell["status"] == "running":
+            lines.append(f"running {cell['label']}: job {cell.get('job')} on {cell.get('host')}")
+    for submission in status["submissions"]:
+        state = f", cancelled {submission['cancelled']}" if submission["cancelled"] else ""
+        lines.append(
+            f"{submission['executor']} submission of {submission['submitted'][:19]}: jobs "
+            f"{' '.join(submission['jobs']) or 'none'}{state}"
+        )
+    return "\n".join(lines)
 
 
 def _plan_text(plan: dict[str, Any]) -> str:
@@ -235,3 +313,20 @@ def cmd_figures(args: argparse.Namespace) -> int:
     )
     print_json(summary)
     return 1 if failed else 0
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    from rsdml.explore import explorable_runs, how_to_open, list_methods, open_lab
+
+    runs = explorable_runs(args.folder)  # refuses a folder without a finished run, here
+    lines = how_to_open(args.folder)
+    if args.open:
+        say(f"starting JupyterLab on the explorer of {args.folder} (stop it with Ctrl-C)")
+        return open_lab(args.folder)
+    say(
+        f"{len(runs)} finished run(s) in {args.folder} (methods: {', '.join(list_methods(runs))}); "
+        f"open the explorer with `rsdml explore {args.folder} --open` or\n  {lines['lab']}\n"
+        f"its static gallery without a browser:\n  {lines['static']}"
+    )
+    print_json({"folder": args.folder, "runs": len(runs), **lines})
+    return 0

@@ -51,7 +51,7 @@ class _Help:
         from rsdml.reference import evaluate_backbone
         from rsdml.runtime import PROGRESS_ENV
         from rsdml.storage import DATA_ENV, cache_dir
-        from rsdml.study import available_presets, run_study
+        from rsdml.study import EXECUTORS, ClusterOptions, available_presets, run_study
         from rsdml.train.config import (
             MODES,
             NOISE_KINDS,
@@ -63,6 +63,9 @@ class _Help:
         self.datasets = _names(DATASETS)
         self.presets = available_presets()
         self.workers = inspect.signature(run_study).parameters["workers"].default
+        self.executors = EXECUTORS
+        self.executor = inspect.signature(run_study).parameters["executor"].default
+        self.cluster = {item.name: item.default for item in dataclasses.fields(ClusterOptions)}
         self.methods = _names(METHODS)
         self.backbones = _names(list_backbones())
         self.modes, self.noise_kinds, self.pools = MODES, NOISE_KINDS, UNLABELLED_POOLS
@@ -126,6 +129,85 @@ def _add_pretrained(parser: argparse.ArgumentParser) -> None:
         "--no-pretrained",
         action="store_true",
         help="random initialisation instead of ImageNet weights, e.g. offline (default: off)",
+    )
+
+
+def _add_study_executor(parser: argparse.ArgumentParser, text: _Help) -> None:
+    """The options of `rsdml study` that run the grid elsewhere, follow it and stop it."""
+    cluster = text.cluster
+    parser.add_argument(
+        "--executor",
+        choices=text.executors,
+        default=text.executor,
+        help="local: a process pool here (--workers); slurm: the pending cells as one Slurm job "
+        "array through submitit, after one job computing their shared frozen features and "
+        "before one job running the report (returns once submitted); submitit-local: the same "
+        f"jobs with submitit on this machine, waited for (default: {text.executor})",
+    )
+    group = parser.add_argument_group("job array (--executor slurm or submitit-local)")
+    group.add_argument(
+        "--slurm-partition", metavar="NAME", help="Slurm partition (default: Slurm's)"
+    )
+    group.add_argument(
+        "--slurm-time",
+        type=int,
+        default=cluster["time_min"],
+        metavar="MINUTES",
+        help="time limit of each task, also under submitit-local; a task that reaches it is "
+        f"requeued and resumes its cell from last.pt (default: {cluster['time_min']})",
+    )
+    group.add_argument(
+        "--slurm-gpus-per-task",
+        type=int,
+        default=cluster["gpus_per_task"],
+        metavar="N",
+        help=f"GPUs of each task (default: {cluster['gpus_per_task']})",
+    )
+    group.add_argument(
+        "--slurm-cpus-per-task",
+        type=int,
+        metavar="N",
+        help="CPU cores of each task; its cells use that many threads (default: Slurm's)",
+    )
+    group.add_argument(
+        "--slurm-mem",
+        metavar="SIZE",
+        help="memory of each task as sbatch --mem takes it, e.g. 32G (default: Slurm's)",
+    )
+    group.add_argument(
+        "--array-parallelism",
+        type=int,
+        metavar="N",
+        help="tasks running at once (default: as many as Slurm allows; --workers under "
+        "submitit-local)",
+    )
+    group.add_argument(
+        "--cells-per-task",
+        type=int,
+        default=cluster["cells_per_task"],
+        metavar="N",
+        help="cells each task runs one after the other in one warm kernel; more saves start-up "
+        f"time for short cells (default: {cluster['cells_per_task']})",
+    )
+    group.add_argument(
+        "--slurm-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other sbatch option by its long name, repeatable, e.g. account=mylab, "
+        "qos=normal, constraint=a100 (default: none)",
+    )
+    follow = parser.add_mutually_exclusive_group()
+    follow.add_argument(
+        "--status",
+        action="store_true",
+        help="print how many cells are done, running, pending and failed, from the study "
+        "folder alone, with the job and log file of each failed cell; run nothing",
+    )
+    follow.add_argument(
+        "--cancel",
+        action="store_true",
+        help="cancel the study's jobs (recorded in <out>/jobs.json); run nothing",
     )
 
 
@@ -244,6 +326,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pretrained(p)
     p.add_argument("--epochs", type=int, help=f"epochs (default: {_by_mode('epochs')})")
     p.add_argument(
+        "--patience",
+        type=int,
+        metavar="EPOCHS",
+        help="stop this many epochs after the best validation kNN@10; 0 runs every epoch "
+        f"(default: {_by_mode('patience')})",
+    )
+    p.add_argument(
         "--seed",
         type=int,
         default=_train_default("seed"),
@@ -360,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new kernel for every cell instead of one warm kernel per worker "
         "(slower; default: off)",
     )
+    _add_study_executor(p, text)
     p.set_defaults(func=commands.cmd_study)
 
     p = add_parser(
@@ -368,4 +458,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir", help="the study folder written by `rsdml study`")
     p.add_argument("--figures", metavar="DIR", help="output folder (default: <run_dir>/figures)")
     p.set_defaults(func=commands.cmd_figures)
+
+    p = add_parser(
+        "explore",
+        help="the retrieval explorer (notebooks/explore.py) on a study or run folder: prints how "
+        "to open it in JupyterLab, or opens it",
+    )
+    p.add_argument("folder", metavar="RUN_OR_STUDY_DIR", help="a study folder or one run's folder")
+    p.add_argument(
+        "--open",
+        action="store_true",
+        help="start JupyterLab on the explorer (default: only print the commands)",
+    )
+    p.set_defaults(func=commands.cmd_explore)
     return parser

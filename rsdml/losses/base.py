@@ -29,7 +29,10 @@ class Needs:
     a :class:`Batch`, calls ``loss(batch)`` (a scalar), steps the optimiser over the model's and
     the loss's parameters, and after the epoch logs ``loss.stats()``. Prototype losses
     (``has_class_probabilities``) also get their class-probability rank tracked. Beyond that the
-    loop does exactly what the fields below ask, and nothing else:
+    loop does exactly what the fields below ask, and nothing else. In a run over several
+    processes every rank's loss gets the whole batch, gathered in rank order, so per-sample
+    state updated from a :class:`Batch` stays the same on every rank
+    (:mod:`rsdml.train.distributed`); a loss needs no code of its own for it.
 
     Attributes:
         sampler: how batches are drawn: ``"random"``, or ``"balanced"`` (a few classes with

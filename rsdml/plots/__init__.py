@@ -23,7 +23,12 @@ caller's decision (``plt.close(fig)``), never :func:`save_figure`'s.
 from rsdml.plots.colours import categorical_colors, categorical_markers
 from rsdml.plots.curves import plot_learning_curves, plot_metric_by_rate, plot_pr_curves
 from rsdml.plots.data import plot_class_examples, plot_transition_matrix
-from rsdml.plots.embeddings import plot_embedding_2d, plot_projections, project_2d
+from rsdml.plots.embeddings import (
+    plot_embedding_2d,
+    plot_projections,
+    project_2d,
+    sample_points,
+)
 from rsdml.plots.lines import (
     CONTEXT_COLOUR,
     MAX_BANDS_PER_PANEL,
@@ -64,6 +69,7 @@ __all__ = [
     "plot_metric_by_rate",
     "plot_pr_curves",
     "plot_projections",
+    "sample_points",
     "plot_rank_over_training",
     "plot_retrieval_gallery",
     "plot_singular_values",

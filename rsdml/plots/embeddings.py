@@ -26,6 +26,10 @@ from rsdml.plots.style import (
 )
 
 _PROJECTION_TITLES = {"tsne": "t-SNE", "umap": "UMAP"}
+# A noisy-labelled point sits in a thin dark ring: area relative to the point, line width (pt).
+NOISY_RING_SCALE = 3.0
+NOISY_RING_WIDTH = 0.4
+NOISY_RING_COLOUR = "0.15"
 
 
 def _class_handles(classes: Sequence[str], noisy: bool) -> list[Line2D]:
@@ -51,9 +55,10 @@ def _class_handles(classes: Sequence[str], noisy: bool) -> list[Line2D]:
                 [],
                 [],
                 linestyle="",
-                marker="x",
-                markersize=4.5,
-                color="black",
+                marker="o",
+                markersize=6.5,
+                markerfacecolor="none",
+                markeredgecolor=NOISY_RING_COLOUR,
                 markeredgewidth=0.8,
                 label="noisy label",
             )
@@ -73,6 +78,16 @@ def _check_mask(mask: Any, count: int) -> np.ndarray | None:
     if mask.shape[0] != count:
         raise ValueError(f"noisy mask has {mask.shape[0]} entries for {count} points")
     return mask
+
+
+def sample_points(count: int, max_points: int | None, seed: int = 0) -> np.ndarray | None:
+    """Sorted indices of a random subset of ``max_points`` of ``count`` points (seeded), or
+    None when every point fits."""
+    if max_points is None or count <= max_points:
+        return None
+    if max_points < 1:
+        raise ValueError(f"max_points must be positive or None, got {max_points}")
+    return np.sort(np.random.default_rng(seed).choice(count, size=max_points, replace=False))
 
 
 def project_2d(
@@ -152,10 +167,27 @@ def project_2d(
 def _scatter_classes(
     ax: Axes, points: np.ndarray, labels: np.ndarray, num_classes: int, mask: np.ndarray | None
 ) -> bool:
-    """Scatter the points class by class, then cross the noisy ones; whether any was crossed."""
+    """Scatter the points class by class over thin rings round the noisy ones; whether any
+    point was ringed.
+
+    The rings go underneath and the class markers on top, so a noisy point keeps its class
+    colour and shape: at a noise rate of 0.5 half the points are noisy, and a mark drawn over
+    them would hide the classes.
+    """
     colours = categorical_colors(num_classes)
     markers = categorical_markers(num_classes)
     size = _point_size(points.shape[0])
+    has_noisy = mask is not None and bool(mask.any())
+    if has_noisy:
+        ax.scatter(
+            points[mask, 0],
+            points[mask, 1],
+            s=size * NOISY_RING_SCALE,
+            facecolors="none",
+            edgecolors=NOISY_RING_COLOUR,
+            linewidths=NOISY_RING_WIDTH,
+            rasterized=True,
+        )
     for index in range(num_classes):
         chosen = labels == index
         if chosen.any():
@@ -168,17 +200,6 @@ def _scatter_classes(
                 linewidths=0,
                 rasterized=True,
             )
-    has_noisy = mask is not None and bool(mask.any())
-    if has_noisy:
-        ax.scatter(
-            points[mask, 0],
-            points[mask, 1],
-            s=size * 1.3,
-            color="black",
-            marker="x",
-            linewidths=0.6,
-            rasterized=True,
-        )
     return has_noisy
 
 
@@ -218,8 +239,8 @@ def plot_embedding_2d(
         points: (N, 2) projected embeddings.
         labels: (N,) class indices into ``classes`` (the labels the colours should show).
         classes: class names.
-        noisy: optional (N,) bool mask; those points get a black cross (e.g. training points
-            whose label was flipped).
+        noisy: optional (N,) bool mask; those points sit in a thin dark ring, their class
+            marker on top (e.g. training points whose label was flipped).
         title: axes title.
         ax: axes to draw into; default a new one-column figure.
         legend: add the class legend to the right, outside the data.
@@ -259,6 +280,7 @@ def plot_projections(
     seed: int = 0,
     methods: Sequence[str] = ("tsne", "umap"),
     title: str = "",
+    max_points: int | None = None,
 ) -> Figure:
     """t-SNE and UMAP of the same embeddings side by side, with one shared class legend below.
 
@@ -266,18 +288,29 @@ def plot_projections(
         embeddings: (N, D) array or tensor.
         labels: (N,) class indices.
         classes: class names.
-        noisy: optional (N,) bool mask of noisy-labelled points (marked with a cross).
+        noisy: optional (N,) bool mask of noisy-labelled points (ringed).
         seed: random state of both projections.
         methods: projections to show, left to right.
         title: figure title.
+        max_points: project at most this many points, a random subset drawn with ``seed``
+            (t-SNE of an archive's test split takes minutes, and tens of thousands of points
+            cover each other); the title then says how many of how many are shown.
 
     Returns:
         The figure (two-column width).
     """
     if not methods:
         raise ValueError("methods is empty; pass e.g. ('tsne', 'umap')")
+    embeddings = to_numpy(embeddings)
+    mask = _check_mask(noisy, embeddings.shape[0])
+    shown = sample_points(embeddings.shape[0], max_points, seed)
+    if shown is not None:
+        count = embeddings.shape[0]
+        embeddings, labels = embeddings[shown], to_numpy(labels)[shown]
+        mask = None if mask is None else mask[shown]
+        note = f"{len(shown):,} of {count:,} points"
+        title = f"{title} ({note})" if title else note
     projections = [project_2d(embeddings, method, seed=seed) for method in methods]
-    mask = _check_mask(noisy, projections[0].shape[0])
     handles = _class_handles(classes, mask is not None and bool(mask.any()))
     width = DOUBLE_COLUMN
     panel = min((width - 0.2) / len(methods), 3.6)

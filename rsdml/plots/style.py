@@ -116,31 +116,43 @@ def finish_axes(ax: Axes) -> None:
     ax.tick_params(labelsize=FONT_SIZE, which="both")
 
 
-def save_figure(fig: Figure, path_stem: str | os.PathLike) -> list[Path]:
+#: What :func:`save_figure` writes, and how: a 200 dpi PNG for screens and a PDF for print.
+FIGURE_FORMATS = ("png", "pdf")
+
+
+def save_figure(
+    fig: Figure, path_stem: str | os.PathLike, formats: tuple[str, ...] = FIGURE_FORMATS
+) -> list[Path]:
     """Write ``<stem>.png`` (200 dpi) and ``<stem>.pdf`` atomically; the figure stays open.
 
     Args:
         fig: the figure to save.
         path_stem: output path without extension (a trailing ``.png``/``.pdf`` is dropped;
             other dots, as in ``tsne_eta0.5``, are kept). Folders are created.
+        formats: a subset of :data:`FIGURE_FORMATS`, in the order to write them (a figure
+            that is only looked at on screen needs no PDF, which costs twice the PNG's time).
 
     Returns:
-        The written paths, PNG first.
+        The written paths, in the order of ``formats``.
     """
+    unknown = [name for name in formats if name not in FIGURE_FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats must be a non-empty subset of {FIGURE_FORMATS}, got {formats}")
     stem = Path(path_stem)
     if stem.suffix.lower() in (".png", ".pdf"):
         stem = stem.with_suffix("")
+    options = {
+        "png": {"dpi": PNG_DPI},
+        # No creation date, so an unchanged figure gives an unchanged file.
+        "pdf": {"dpi": PDF_DPI, "metadata": {"CreationDate": None}},
+    }
     written = []
     with style_context():
-        for suffix, options in (
-            (".png", {"dpi": PNG_DPI}),
-            # No creation date, so an unchanged figure gives an unchanged file.
-            (".pdf", {"dpi": PDF_DPI, "metadata": {"CreationDate": None}}),
-        ):
+        for name in formats:
             buffer = io.BytesIO()
-            fig.savefig(buffer, format=suffix[1:], **options)
+            fig.savefig(buffer, format=name, **options[name])
             written.append(
-                atomic_write_bytes(stem.with_name(stem.name + suffix), buffer.getvalue())
+                atomic_write_bytes(stem.with_name(f"{stem.name}.{name}"), buffer.getvalue())
             )
     return written
 

@@ -43,6 +43,11 @@ class Cell:
         }
 
 
+def study_dir(study: Study, out: str | os.PathLike | None = None) -> Path:
+    """The study folder: ``out`` when given, else ``runs/<name>`` (from the working folder)."""
+    return Path(out or Path("runs") / study.name)
+
+
 def expand(study: Study, out: str | os.PathLike, device: str | None = None) -> list[Cell]:
     """Every cell of the grid, with its parameters and folder.
 

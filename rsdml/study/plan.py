@@ -10,15 +10,20 @@ from pathlib import Path
 from typing import Any
 
 from rsdml.rundir import CELL_RECORD
-from rsdml.study.grid import Cell, expand, is_done, recorded_seconds, select_cells
+from rsdml.study.grid import Cell, expand, is_done, recorded_seconds, select_cells, study_dir
+from rsdml.study.locks import lock_holder
 from rsdml.study.spec import StudyError, load_study
 
 FINISHED = ("done", "rerun")
 
 
-def _cell_status(cell: Cell, rerun: set[Path]) -> str:
+def cell_status(cell: Cell, rerun: frozenset[Path] | set[Path] = frozenset()) -> str:
+    """``done``, ``rerun`` (done, but among ``rerun``), ``running`` (its lock is held),
+    ``failed`` (it has a record but is not done) or ``pending``."""
     if is_done(cell):
         return "rerun" if cell.folder in rerun else "done"
+    if lock_holder(cell.folder) is not None:
+        return "running"
     return "failed" if (cell.folder / CELL_RECORD).is_file() else "pending"
 
 
@@ -33,21 +38,21 @@ def plan_study(
 
     Returns a summary: each cell's label, folder and status (``done``: skipped; ``rerun``:
     done, but run again for ``rerun``; ``failed``: failed before, run again; ``pending``:
-    never finished), the counts, and ``estimated_seconds``: the wall time of the cells to run,
-    estimated from the seconds that finished cells recorded (a cell's own time, else the mean
+    never finished; ``running``: another process runs it now, left alone), the counts, and
+    ``estimated_seconds``: the wall time of the cells to run, estimated from the seconds that finished cells recorded (a cell's own time, else the mean
     of its method's finished cells, else of all of them) and shared by ``workers``; None
     (unknown) when no finished cell recorded its time.
     """
     study = load_study(spec)
-    out = Path(out or Path("runs") / study.name)
+    out = study_dir(study, out)
     cells = expand(study, out, device)
     again = {cell.folder for cell in select_cells(cells, rerun)} if rerun else set()
-    status = {cell.label: _cell_status(cell, again) for cell in cells}
+    status = {cell.label: cell_status(cell, again) for cell in cells}
     seconds = {
         cell.label: recorded_seconds(cell) for cell in cells if status[cell.label] in FINISHED
     }
     known = {label: value for label, value in seconds.items() if value is not None}
-    to_run = [cell for cell in cells if status[cell.label] != "done"]
+    to_run = [cell for cell in cells if status[cell.label] not in ("done", "running")]
     estimate: float | None = 0.0 if not to_run else None
     if to_run and known:
         total = 0.0

@@ -1,8 +1,10 @@
 """Running a study: the grid's cells through papermill, then the report notebooks.
 
 Each cell runs ``notebooks/<notebook>.py`` in its own folder (see :mod:`rsdml.study.grid`): a
-finished cell is skipped, a failed cell is recorded in ``cell.json`` and the others carry on.
-The report notebooks then read every cell and regenerate the figures and tables.
+finished cell is skipped, a failed cell is recorded in ``cell.json`` and the others carry on,
+and a cell runs only under its lock (:mod:`rsdml.study.locks`). The report notebooks then read
+every cell and regenerate the figures and tables (:func:`finish_study`, the same whichever
+executor ran the cells: this process pool, or a submitit job array, :mod:`rsdml.study.executors`).
 """
 
 from __future__ import annotations
@@ -14,29 +16,39 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rsdml.execution import WarmKernel, execute_notebook, notebook_path
-from rsdml.rundir import CELL_RECORD, read_json
+from rsdml.rundir import CELL_RECORD, CorruptRunFile, read_json
 from rsdml.runtime import progress
 from rsdml.storage import atomic_write_json, content_key
-from rsdml.study.grid import Cell, expand, is_done, select_cells
+from rsdml.study.grid import Cell, expand, is_done, select_cells, study_dir
+from rsdml.study.locks import CellLock, lock_holder
 from rsdml.study.plan import set_aside, settle_replaced
 from rsdml.study.spec import Study, StudyError, load_study
 
+if TYPE_CHECKING:
+    from rsdml.study.executors import ClusterOptions
+
 
 def run_cell(
-    notebook: Path, cell: Cell, threads: int, kernel: WarmKernel | None = None
+    notebook: Path,
+    cell: Cell,
+    threads: int,
+    kernel: WarmKernel | None = None,
+    job: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Execute one cell, recording success or failure in ``cell.json``; never raises.
 
     A record that cannot be written (a full disk, a read-only folder) turns the cell into a
-    failure whose error says so; the study carries on with its other cells.
+    failure whose error says so; the study carries on with its other cells. ``job`` (the
+    scheduler's job id and log file, when a job runs the cell) is kept in the record.
     """
     started = time.time()
     # readers (the report) find method, setting and seed at the top of "parameters"
     parameters = {"method": cell.method, "setting": cell.setting, "seed": cell.seed}
     record: dict[str, Any] = {"label": cell.label, "parameters": {**parameters, **cell.parameters}}
+    record.update(job or {})
     try:
         execute_notebook(
             notebook, cell.folder / "notebook.ipynb", cell.parameters, threads, kernel=kernel
@@ -61,6 +73,36 @@ def run_cell(
     return record
 
 
+def run_locked_cell(
+    notebook: Path,
+    cell: Cell,
+    threads: int,
+    kernel: WarmKernel | None = None,
+    job: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """:func:`run_cell` under the cell's lock (:mod:`rsdml.study.locks`); never runs a cell twice.
+
+    A cell that another process runs right now is left to it (status ``running``, no record
+    written); one that finished meanwhile is not run again (status ``done``, ``skipped``). An
+    interrupted cell runs again from its run folder's ``last.pt``, as training resumes there.
+    """
+    lock = CellLock(cell.folder)
+    if not lock.acquire():
+        holder = lock_holder(cell.folder) or {}
+        who = ", ".join(f"{key} {value}" for key, value in holder.items() if value)
+        return {
+            "label": cell.label,
+            "status": "running",
+            "error": f"left alone: another process runs it ({who or 'unknown'})",
+        }
+    try:
+        if is_done(cell):
+            return {"label": cell.label, "status": "done", "skipped": True}
+        return run_cell(notebook, cell, threads, kernel=kernel, job=job)
+    finally:
+        lock.release()
+
+
 def _failure_line(error: BaseException, limit: int = 600) -> str:
     """One line naming why a cell failed: the notebook's own exception when papermill raised."""
     name = getattr(error, "ename", None) or type(error).__name__
@@ -79,7 +121,7 @@ def _run_cell_in_worker(notebook: Path, cell: Cell, threads: int, warm: bool) ->
     if warm and _WORKER_KERNEL is None:
         _WORKER_KERNEL = WarmKernel()
         multiprocessing.util.Finalize(None, _WORKER_KERNEL.close, exitpriority=10)
-    return run_cell(notebook, cell, threads, kernel=_WORKER_KERNEL if warm else None)
+    return run_locked_cell(notebook, cell, threads, kernel=_WORKER_KERNEL if warm else None)
 
 
 def run_cells(
@@ -94,7 +136,8 @@ def run_cells(
     if workers <= 1:
         with WarmKernel() as kernel:
             for cell in progress(cells, desc="study cells", total=len(cells), unit="cell"):
-                results.append(run_cell(notebook, cell, threads, kernel=kernel if warm else None))
+                kept = kernel if warm else None
+                results.append(run_locked_cell(notebook, cell, threads, kernel=kept))
         return results
     with ProcessPoolExecutor(max_workers=workers) as pool:
         futures = [
@@ -145,6 +188,16 @@ def prepare_shared_features(cells: list[Cell]) -> None:
                 print(f"could not prepare features for {cell.label}: {error}", file=sys.stderr)
 
 
+def shares_features(study: Study, cells: list[Cell]) -> bool:
+    """Whether some of the cells read frozen-mode features that :func:`prepare_shared_features`
+    computes (fine-tuned cells compute everything themselves)."""
+    from rsdml.train import TrainConfig
+
+    return study.notebook == "train" and any(
+        TrainConfig.from_dict(cell.config).resolved().mode == "frozen" for cell in cells
+    )
+
+
 def run_report(study: Study, out: Path, figures: Path) -> list[dict[str, Any]]:
     """Execute the report notebooks over the study folder; they write into ``figures``.
 
@@ -185,6 +238,11 @@ def run_report(study: Study, out: Path, figures: Path) -> list[dict[str, Any]]:
     return results
 
 
+def threads_per_worker(workers: int) -> int:
+    """The threads of each of ``workers`` cells running side by side on this machine's cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 def run_study(
     spec: str | os.PathLike,
     out: str | os.PathLike | None = None,
@@ -194,47 +252,108 @@ def run_study(
     fresh_kernels: bool = False,
     rerun: list[str] | None = None,
     device: str | None = None,
+    executor: str = "local",
+    cluster: ClusterOptions | None = None,
 ) -> dict[str, Any]:
     """Run every pending cell of a study, then its report; returns a summary.
 
     Cells run in one warm kernel per worker unless ``fresh_kernels`` asks for a new kernel per
-    cell (slower; for checking that no state leaks between cells).
+    cell (slower; for checking that no state leaks between cells). A cell that another process
+    runs right now (its lock is held, see :mod:`rsdml.study.locks`) is left to it.
 
     Args:
         rerun: patterns of finished cells to run again (see :func:`cell_matches`; ``"*"``:
             every cell). Their old folders are moved under ``<out>/replaced/`` first, deleted
             once the cell finished again, and kept (the summary's ``kept``) otherwise.
         device: the torch device of every cell (see :func:`expand`); None keeps the study's.
+        executor: ``local`` (a process pool here), or ``submitit-local`` / ``slurm``: the
+            cells as one submitit job array (:mod:`rsdml.study.executors`), shaped by
+            ``cluster``. ``slurm`` returns once the jobs are submitted; the report then runs as
+            a job after the array.
 
     Raises:
         StudyError: the study file is invalid, a ``rerun`` pattern names no cell, or the study
             folder cannot be written.
+        ExecutorError: the executor cannot run here (submitit or sbatch missing).
     """
+    from rsdml.study.executors import ClusterOptions, check_executor, submit_study
+
+    check_executor(executor)
     study = load_study(spec)
-    out = Path(out or Path("runs") / study.name)
+    out = study_dir(study, out)
     figures = Path(figures or out / "figures")
     cells = expand(study, out, device)
     again = select_cells(cells, rerun) if rerun else []
     _write_study_file(out / "study.json", {**study.__dict__})
     moved = set_aside(again, out)
     pending = [cell for cell in cells if not is_done(cell)]
+    busy = [cell.label for cell in pending if lock_holder(cell.folder) is not None]
+    pending = [cell for cell in pending if cell.label not in busy]
+    where = f"with {workers} worker(s)" if executor == "local" else f"as {executor} jobs"
     print(
-        f"study {study.name}: {len(cells)} cells, {len(cells) - len(pending)} already done, "
-        f"{len(pending)} to run ({len(moved)} again) with {workers} worker(s)",
+        f"study {study.name}: {len(cells)} cells, {len(cells) - len(pending) - len(busy)} "
+        f"already done, {len(busy)} running elsewhere, {len(pending)} to run "
+        f"({len(moved)} again) {where}",
         file=sys.stderr,
     )
-    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
+    if executor != "local":
+        options = cluster or ClusterOptions()
+        return submit_study(
+            study, out, figures, cells, pending, moved, busy, report, executor, options, workers
+        )
     if study.notebook == "train" and pending:
         prepare_shared_features(pending)
     results = (
         run_cells(
-            notebook_path(study.notebook, out), pending, workers, threads, warm=not fresh_kernels
+            notebook_path(study.notebook, out),
+            pending,
+            workers,
+            threads_per_worker(workers),
+            warm=not fresh_kernels,
         )
         if pending
         else []
     )
+    return finish_study(study, out, figures, cells, results, moved, busy, report)
+
+
+def cell_records(cells: list[Cell]) -> list[dict[str, Any]]:
+    """The outcome of cells that jobs ran, read from their folders (a job's own result may be
+    lost with the job); a cell without a record did not finish its run."""
+    records = []
+    for cell in cells:
+        try:
+            record = read_json(cell.folder / CELL_RECORD, what="the cell record")
+        except (OSError, CorruptRunFile):
+            holder = lock_holder(cell.folder)
+            record = {
+                "label": cell.label,
+                "status": "running" if holder is not None else "failed",
+                "error": "its job ended before the cell did (cancelled, timed out, preempted "
+                "or killed); run the study again to resume it from its last checkpoint",
+            }
+        if record.get("status") == "done" and not is_done(cell):
+            record = {**record, "status": "failed", "error": "its run folder is incomplete"}
+        records.append({**record, "label": cell.label})
+    return records
+
+
+def finish_study(
+    study: Study,
+    out: Path,
+    figures: Path,
+    cells: list[Cell],
+    results: list[dict[str, Any]],
+    moved: dict[str, tuple[Cell, Path]],
+    busy: list[str],
+    report: bool,
+) -> dict[str, Any]:
+    """After the cells: settle the replaced results, list the failures, run the report and
+    write ``summary.json``; returns the summary (the same for every executor)."""
     kept = settle_replaced(moved, results)
-    failed = [r for r in results if r["status"] != "done"]
+    ran = [r for r in results if r["status"] in ("done", "failed") and not r.get("skipped")]
+    busy = [*busy, *(r["label"] for r in results if r["status"] == "running")]
+    failed = [r for r in ran if r["status"] != "done"]
     # printed again here, after the progress bar: a long study's failures end up together
     for record in failed:
         print(f"FAILED {record['label']}: {record['error']}", file=sys.stderr)
@@ -248,8 +367,9 @@ def run_study(
     summary = {
         "study": study.name,
         "cells": len(cells),
-        "ran": len(results),
-        "skipped": len(cells) - len(pending),
+        "ran": len(ran),
+        "skipped": len(cells) - len(ran) - len(busy),
+        "running": busy,
         "rerun": sorted(moved),
         "kept": kept,
         "failed": [r["label"] for r in failed],

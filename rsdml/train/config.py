@@ -30,8 +30,16 @@ DATABASE_LABELS = ("clean", "noisy")
 # The frozen defaults were chosen on UC Merced's *validation* split (mean val kNN@10 of nsl,
 # arcface, rnsl and snca_ce_mb: 0.942 at 60 epochs, 0.944 at 100; batch 64 or weight decay 5e-4
 # gave no gain; lr 0.2 made snca_ce_mb diverge).
-FROZEN_DEFAULTS = {"epochs": 100, "batch_size": 128, "lr": 0.1}
-FINETUNE_DEFAULTS = {"epochs": 130, "batch_size": 128, "lr": 0.01}
+#
+# Patience (epochs without a better validation score before a run stops; 0: every epoch runs):
+# a head on frozen features peaks early, most of all under label noise, and the epochs after
+# the peak only cost time. Measured on 40 cells of the ucmerced grid (every method and setting
+# kind, seed 0, 100 epochs, `python benchmarks/patience.py`): patience 30 runs 48 % of the
+# epochs and selects the same epoch in 38 of the 40 cells; in the other two the selected
+# validation kNN@10 is 1-2 validation images lower (0.04 points on average over the 40).
+# Patience 20 ran 35 % and changed 7 cells. Fine-tuning keeps the papers' whole schedule.
+FROZEN_DEFAULTS = {"epochs": 100, "batch_size": 128, "lr": 0.1, "patience": 30}
+FINETUNE_DEFAULTS = {"epochs": 130, "batch_size": 128, "lr": 0.01, "patience": 0}
 
 # Loss parameters whose frozen-mode default differs from the paper's (which the loss classes keep
 # as their own defaults, used in fine-tune mode). t-RNSL: a head on frozen features memorises the
@@ -95,6 +103,9 @@ class TrainConfig:
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
+    # Stop after this many epochs without a better validation score (0: run every epoch;
+    # None: the mode's default, see FROZEN_DEFAULTS).
+    patience: int | None = None
     momentum: float = 0.9
     weight_decay: float = 1e-4
     # The papers halve the learning rate every 30 of 130 epochs; expressed as a fraction of the
@@ -205,6 +216,11 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value}")
+        if self.patience is not None and self.patience < 0:
+            raise ConfigError(
+                f"patience must be 0 (run every epoch) or a positive number of epochs, "
+                f"got {self.patience}"
+            )
         # NaN passes every comparison, so finiteness is checked explicitly; an lr of exactly 0 is
         # allowed (a deliberate no-op run) and the engine warns that nothing moved.
         for name, low, low_open in (

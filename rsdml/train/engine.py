@@ -35,6 +35,7 @@ from rsdml.losses import (
 )
 from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone
 from rsdml.runtime import autocast, fixed_threads, progress, resolve_device, seed_everything
+from rsdml.train import distributed
 from rsdml.train.activity import Activity
 from rsdml.train.checkpoint import RunFolder
 from rsdml.train.config import TrainConfig
@@ -55,6 +56,8 @@ from rsdml.train.samplers import (
     balanced_batch_shape,
     balanced_batches,
     random_batches,
+    shard,
+    shard_sizes,
 )
 
 
@@ -79,14 +82,22 @@ class Trainer:
         self, config: TrainConfig, out: str | Path | None = None, *, reuse_data: bool = False
     ):
         self.config = cfg = config.resolved()
-        self.device = _check_setup(cfg)
-        self.folder = RunFolder(out, cfg) if out is not None else None
+        self.device = distributed.local_device(_check_setup(cfg))
+        # Rank 0 alone writes the run folder (and the others' share of it comes by broadcast).
+        self.folder = RunFolder(out, cfg) if out is not None and distributed.is_main() else None
         with fixed_threads():
-            self.data, self.inputs = LOADED.build(cfg) if reuse_data else build_inputs(cfg)
+            with distributed.main_first():  # rank 0 fills the feature cache the others read
+                self.data, self.inputs = LOADED.build(cfg) if reuse_data else build_inputs(cfg)
+            # Frozen features meet the head's LayerNorm once, as a table, instead of at every
+            # step and validation; the head then goes without it (the same numbers, tested).
+            if isinstance(self.inputs, FeatureInputs) and cfg.layernorm:
+                self.inputs = self.inputs.layer_normalised()
             # Seeded once, after the inputs: the model, the loss and every training draw.
             self.generator = seed_everything(cfg.seed)
             self.model = _build_model(cfg, self.inputs).to(self.device)
             self.loss = _create_loss(cfg, self.data).to(self.device)
+        # what training steps call (DistributedDataParallel over several ranks, else the model)
+        self.train_model = distributed.wrap_model(self.model, self.device)
         # what the evaluations embed from (training batches come from self.inputs)
         self.eval_inputs = (
             GatheredFeatures(self.inputs) if isinstance(self.inputs, FeatureInputs) else self.inputs
@@ -115,6 +126,9 @@ class Trainer:
             if self.needs.momentum_encoder
             else None
         )
+        # The EMA encoder's batch-norm shuffle draws per rank's share: a rank's own generator,
+        # so that the shared one stays in step on every rank.
+        self.shuffle_generator = distributed.rank_generator(cfg.seed) or self.generator
         self.unlabelled_stream = (
             BatchStream(len(self.data.unlabelled), cfg.batch_size, self.generator)
             if self.needs.unlabelled
@@ -174,30 +188,56 @@ class Trainer:
                 range(self.start_epoch, cfg.epochs),
                 desc=f"{cfg.method} ({cfg.mode})",
                 total=cfg.epochs - self.start_epoch,
-                enabled=cfg.progress,
+                enabled=cfg.progress and distributed.is_main(),
                 unit="epoch",
             )
             for epoch in epochs:
+                if self._patience_ran_out():
+                    break
                 self._epoch(epoch)
-            return self._finish(untrained)
+            return distributed.from_main(lambda: self._finish(untrained))
+
+    def _patience_ran_out(self) -> bool:
+        """Whether ``config.patience`` epochs have passed since the best validation score.
+
+        Read from the history alone, so a run resumed after its last epoch stops where it
+        would have stopped without the interruption.
+        """
+        patience = self.config.patience
+        ran = len(self.history)
+        return bool(patience and ran) and ran - self.best_epoch >= patience
 
     def _start(self) -> dict[str, float]:
         """Record the run (set-up passed), resume from its last epoch, or evaluate the untrained
         model and fill the memory; returns the untrained test metrics."""
-        if self.folder is not None:
-            self.folder.write_config()
-            self.folder.write_split(self.data)
-            state = self.folder.load_last()
-            if state is not None:
-                self._restore(state)
-                return self.folder.read_untrained()
-        database = embed(self.model, self.eval_inputs, self.data.split.train, self.device)
-        untrained = self._evaluate("test", database)
+        resumed = distributed.from_main(self._resume_point)
+        if resumed is not None:
+            self._restore(resumed["state"])
+            return resumed["untrained"]
+        untrained = distributed.from_main(self._untrained_metrics)
         if self.needs.memory:
             train = embed(self.model, self.eval_inputs, self.data.train, self.device)
             self.loss.init_memory(
                 train.embedding.to(self.device), self.train_labels.to(self.device)
             )
+            distributed.broadcast_state(self.loss)  # one memory on every rank: rank 0's
+        return untrained
+
+    def _resume_point(self) -> dict[str, Any] | None:
+        """Record the run in its folder and read its last checkpoint, if there is one."""
+        if self.folder is None:
+            return None
+        self.folder.write_config()
+        self.folder.write_split(self.data)
+        state = self.folder.load_last()
+        if state is None:
+            return None
+        return {"state": state, "untrained": self.folder.read_untrained()}
+
+    def _untrained_metrics(self) -> dict[str, float]:
+        """The untrained model's test metrics, recorded in the run folder."""
+        database = embed(self.model, self.eval_inputs, self.data.split.train, self.device)
+        untrained = self._evaluate("test", database)
         if self.folder is not None:
             self.folder.write_untrained(untrained)
         return untrained
@@ -211,7 +251,7 @@ class Trainer:
             self._prune()
         record = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
         record.update(self._train_epoch(epoch))
-        record.update(self._validate())
+        record.update(distributed.from_main(self._validate))  # rank 0 validates
         record.update(self.loss.stats())
         record["seconds"] = time.perf_counter() - started
         self.history.append(record)
@@ -219,7 +259,8 @@ class Trainer:
         if score > self.best_score:
             self.best_score, self.best_epoch = score, epoch + 1
             self.best_state = self._snapshot()
-        if self.folder is not None and self.folder.checkpoint_due(epoch + 1 == cfg.epochs):
+        last = epoch + 1 == cfg.epochs or self._patience_ran_out()
+        if self.folder is not None and self.folder.checkpoint_due(last):
             self.folder.save_last(self._state(epoch))
             self.folder.write_history(self.history)
 
@@ -229,6 +270,7 @@ class Trainer:
         self.model.train()
         self.loss.train()
         self.loss.set_progress(epoch / self.config.epochs)
+        distributed.seed_rank_augmentations(self.config.seed, epoch)
         if self.needs.sampler == "balanced":
             batches = balanced_batches(
                 self.data.train_labels, self.config.batch_size, self.generator
@@ -264,46 +306,70 @@ class Trainer:
         return loss
 
     def _batch(self, positions: torch.Tensor) -> Batch:
-        """The model's outputs for one batch, with what the loss's needs ask for."""
+        """The model's outputs for one batch, with what the loss's needs ask for.
+
+        Over several ranks each embeds its share of the batch and the outputs are gathered in
+        rank order (:mod:`rsdml.train.distributed`): the loss sees the whole batch on every rank.
+        """
         data, device = self.data, self.device
+        sizes = shard_sizes(len(positions), distributed.world_size())
         global_indices = torch.as_tensor(data.train[positions.numpy()])
-        inputs = self.inputs.train_batch(global_indices, self.generator)
-        inputs = inputs.to(device, non_blocking=True)
+        inputs = self._share_of_inputs(global_indices).to(device, non_blocking=True)
         with autocast(device):
-            out = self.model(inputs)
+            out = self.train_model(inputs)
         batch = Batch(
-            embeddings=out.embedding.float(),
-            raw=out.raw.float(),
+            embeddings=distributed.gather_rows(out.embedding.float(), sizes),
+            raw=distributed.gather_rows(out.raw.float(), sizes),
             labels=self.train_labels[positions].to(device),
             indices=positions.to(device),
         )
         if self.momentum_encoder is not None:
             with autocast(device):
-                batch.momentum = self.momentum_encoder(inputs, self.generator).embedding.float()
+                momentum = self.momentum_encoder(inputs, self.shuffle_generator).embedding
+            batch.momentum = distributed.gather_rows(momentum.float(), sizes)
         if self.unlabelled_stream is not None:
             pool = data.unlabelled[next(self.unlabelled_stream).numpy()]
-            u_inputs = self.inputs.train_batch(torch.as_tensor(pool), self.generator)
+            u_inputs = self._share_of_inputs(torch.as_tensor(pool))
             with autocast(device):
-                batch.unlabelled = self.model(u_inputs.to(device)).embedding.float()
+                unlabelled = self.train_model(u_inputs.to(device)).embedding.float()
+            batch.unlabelled = distributed.gather_rows(
+                unlabelled, shard_sizes(len(pool), distributed.world_size())
+            )
             if self.needs.unlabelled_labels:
                 batch.unlabelled_labels = torch.as_tensor(
                     data.scenes.labels[pool], dtype=torch.long, device=device
                 )
         return batch
 
+    def _share_of_inputs(self, indices: torch.Tensor) -> torch.Tensor:
+        """This rank's block (:func:`shard`) of the training inputs of a global batch.
+
+        Feature views are drawn for the whole batch, from the generator every rank keeps in
+        step (the draws of a single process); images are augmented for the block alone (their
+        transforms draw from torch's global generator, and decoding the whole batch on every
+        rank would undo the split).
+        """
+        rank, world = distributed.rank(), distributed.world_size()
+        if isinstance(self.inputs, FeatureInputs):
+            return shard(self.inputs.train_batch(indices, self.generator), rank, world)
+        return self.inputs.train_batch(shard(indices, rank, world), self.generator)
+
     def _prune(self) -> None:
         """Needs ``pruning``: re-estimate which samples to keep with the validation-selected
         model (loaded into copies), then carry on from the weights ``needs.pruning_resume``
         names: the current ones (only the pruning decision is taken over), or the selected
-        ones (with their loss state; the optimiser's momentum is cleared)."""
+        ones (with their loss state; the optimiser's momentum is cleared). Over several ranks
+        rank 0 decides and the others take its decision."""
         selected_model, selected_loss = copy.deepcopy(self.model), copy.deepcopy(self.loss)
         if self.best_state is not None:
             selected_model.load_state_dict(self.best_state["model"])
             selected_loss.load_state_dict(self.best_state["loss"])
-        train = embed(selected_model, self.eval_inputs, self.data.train, self.device)
-        selected_loss.update_pruning(
-            train.embedding.to(self.device), self.train_labels.to(self.device)
-        )
+        if distributed.is_main():
+            train = embed(selected_model, self.eval_inputs, self.data.train, self.device)
+            selected_loss.update_pruning(
+                train.embedding.to(self.device), self.train_labels.to(self.device)
+            )
+        distributed.broadcast_state(selected_loss)
         if self.needs.pruning_resume == "selected" and self.best_state is not None:
             self.model.load_state_dict(selected_model.state_dict())
             self.loss.load_state_dict(selected_loss.state_dict())  # its pruning weights too
@@ -375,6 +441,10 @@ class Trainer:
             "classes": list(data.scenes.classes),
             "split": data.split.summary(data.scenes.labels, data.scenes.classes),
             "best_epoch": self.best_epoch,
+            "epochs_run": len(self.history),
+            # the views the training batches drew from (a frozen run's config may leave them
+            # to the archive-size rule, rsdml.train.config.frozen_views)
+            "views": list(getattr(self.inputs, "view_names", cfg.views)),
             **evaluated,
             "untrained": untrained,
             "noise": _noise_summary(cfg, data),
@@ -398,7 +468,7 @@ class Trainer:
                 val_labels=data.scenes.labels[data.split.val],
                 test_labels=data.scenes.labels[data.split.test],
             )
-            self.folder.write_final(metrics, self._state(cfg.epochs - 1), arrays)
+            self.folder.write_final(metrics, self._state(len(self.history) - 1), arrays)
         return metrics
 
     # ------------------------------------------------------------------ state
@@ -469,7 +539,9 @@ def _check_setup(cfg: TrainConfig) -> torch.device:
 def _build_model(cfg: TrainConfig, inputs: FeatureInputs | ImageInputs) -> nn.Module:
     """The embedding head on cached features (frozen mode), or backbone + head (fine-tune)."""
     if isinstance(inputs, FeatureInputs):
-        return EmbeddingHead(inputs.feature_dim, cfg.dim, layernorm=cfg.layernorm)
+        # the inputs carry the LayerNorm the config asks for (Trainer.__init__); a checkpoint of
+        # this head loads into EmbeddingHead(layernorm=True) alike (LayerNorm has no parameters)
+        return EmbeddingHead(inputs.feature_dim, cfg.dim, layernorm=False)
     backbone = create_backbone(cfg.backbone, pretrained=cfg.pretrained, weights=cfg.weights)
     head = EmbeddingHead(backbone.feature_dim, cfg.dim, layernorm=cfg.layernorm)
     return EmbeddingModel(backbone, head)
@@ -550,14 +622,17 @@ def fit(
     if isinstance(config, dict):
         config = TrainConfig.from_dict(config)
     resolved = config.resolved()
-    _check_setup(resolved)  # a mistyped command is named before a folder conflict
-    if out is not None:
-        finished = RunFolder(out, resolved).finished_metrics()
-        if finished is not None:
-            for message in finished.get("warnings", []):
-                _warn(message)
-            return finished
-    return Trainer(config, out, reuse_data=reuse_data).run()
+    device = _check_setup(resolved)  # a mistyped command is named before a folder conflict
+    with distributed.process_group(device):  # under torchrun or srun: one rank of the run
+        if out is not None:
+            # Every rank reads (and refuses a conflicting folder) itself; none has written yet:
+            # rank 0 writes only after the others joined it in Trainer (main_first).
+            finished = RunFolder(out, resolved).finished_metrics()
+            if finished is not None:
+                for message in finished.get("warnings", []) if distributed.is_main() else []:
+                    _warn(message)
+                return finished
+        return Trainer(config, out, reuse_data=reuse_data).run()
 
 
 __all__ = ["TrainingDiverged", "TrainingSetupError", "Trainer", "fit", "prepare_features"]

@@ -5,6 +5,12 @@ the memory stays consistent across mini-batches (MoCo-style). MoCo shuffles the 
 GPUs so that batch-norm statistics cannot leak which samples belong together; on one device
 the same effect comes from permuting the batch and normalising it in several independent
 chunks, which is what :meth:`MomentumEncoder.forward` does when the model has batch norm.
+
+Over several processes (:mod:`rsdml.train.distributed`) each rank keeps its own copy: the
+online weights it averages are the same on every rank (DistributedDataParallel), so the copies
+stay equal; each rank encodes its share of the batch, shuffled within that share, and the
+engine gathers the encodings in rank order, so the memory slots they replace are the same on
+every rank.
 """
 
 from __future__ import annotations

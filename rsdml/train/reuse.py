@@ -28,6 +28,7 @@ TRAINING_ONLY_FIELDS = (
     "method",
     "loss_params",
     "epochs",
+    "patience",
     "batch_size",
     "lr",
     "momentum",

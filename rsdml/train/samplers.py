@@ -4,7 +4,8 @@ Proxy and memory losses see random batches; pair-based losses (contrastive, trip
 need several images of the same class in a batch to form positives, so they get
 class-balanced batches of P classes x K images, as is standard for batch-hard mining.
 Every balanced batch is full (P x K, at most the batch size); random epochs end with a smaller
-batch, and a lone last sample is skipped.
+batch, and a lone last sample is skipped. In a run over several processes every rank draws the
+same global batch and keeps its block of it (:func:`shard`).
 """
 
 from __future__ import annotations
@@ -127,3 +128,22 @@ class BatchStream:
 def cycle_batches(num_samples: int, batch_size: int, generator: torch.Generator) -> BatchStream:
     """An endless, resumable stream of random batches (see :class:`BatchStream`)."""
     return BatchStream(num_samples, batch_size, generator)
+
+
+def shard_sizes(batch_size: int, world_size: int) -> list[int]:
+    """How many rows of a batch of ``batch_size`` each of ``world_size`` ranks takes: near-equal
+    contiguous blocks, the first ranks one row larger when it does not divide."""
+    base, extra = divmod(batch_size, world_size)
+    return [base + (r < extra) for r in range(world_size)]
+
+
+def shard(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
+    """Rank ``rank``'s contiguous block of a global ``batch`` (sizes: :func:`shard_sizes`).
+
+    Every rank draws the same global batch from the same generator and keeps its block; the
+    blocks concatenated in rank order are the batch again, so a sampler that puts whole classes
+    in a batch keeps them whole in what the loss sees after the rows are gathered.
+    """
+    sizes = shard_sizes(len(batch), world_size)
+    start = sum(sizes[:rank])
+    return batch[start : start + sizes[rank]]

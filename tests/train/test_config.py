@@ -107,3 +107,13 @@ def test_unknown_option_suggests_the_closest_field():
 def test_config_errors_are_user_errors_and_value_errors():
     # the command line prints user errors in one line; callers catching ValueError still work
     assert issubclass(ConfigError, UserError) and issubclass(ConfigError, ValueError)
+
+
+def test_patience_defaults_by_mode_and_refuses_a_negative_count():
+    assert TrainConfig(mode="frozen").resolved().patience == 30
+    assert TrainConfig(mode="finetune").resolved().patience == 0  # the papers' whole schedule
+    assert TrainConfig(patience=5).resolved().patience == 5
+    with pytest.raises(ConfigError, match="patience must be 0"):
+        TrainConfig(patience=-1).validate()
+    # patience changes what a run trains, so it is part of the run's identity
+    assert TrainConfig(patience=5).resolved().key() != TrainConfig(patience=6).resolved().key()

@@ -9,6 +9,8 @@ import pytest
 import torch
 
 from rsdml.losses import available
+from rsdml.models import EmbeddingHead
+from rsdml.models.features import VIEWS
 from rsdml.train import (
     RunFolderConflict,
     TrainConfig,
@@ -83,7 +85,10 @@ def test_run_folder_contents(tmp_path):
         assert (out / name).exists(), name
     stored = json.loads((out / "metrics.json").read_text())
     assert stored["test"] == pytest.approx(metrics["test"])
-    assert set(stored) >= {"config", "val", "test", "history", "untrained", "noise"}
+    assert set(stored) >= {"config", "val", "test", "history", "untrained", "noise", "views"}
+    # the config leaves the views to the archive-size rule; the metrics name those it chose
+    assert stored["config"]["views"] is None
+    assert stored["views"] == list(VIEWS)
     assert 0.15 < stored["noise"]["realised_rate"] < 0.45
     # trnsl prunes in a 6-epoch run and records how many samples it kept
     assert any("kept_fraction" in record for record in stored["history"])
@@ -267,3 +272,70 @@ def test_pair_losses_need_two_labelled_classes(monkeypatch):
     monkeypatch.setattr("rsdml.train.prepare.prepare_data", one_class)
     with pytest.raises(TrainingSetupError, match="two classes"):
         fit(tiny_config("dcnn", epochs=1))
+
+
+def scripted_validation(monkeypatch, scores):
+    """Make each epoch's validation score the next of ``scores`` (the rule under test is the
+    engine's, not the model's)."""
+
+    def validate(self):
+        return {"val_knn@10": scores[len(self.history)]}
+
+    monkeypatch.setattr(Trainer, "_validate", validate)
+
+
+def test_patience_stops_the_run_that_many_epochs_after_the_best(tmp_path, monkeypatch):
+    scripted_validation(monkeypatch, [0.5, 0.7, 0.6, 0.6, 0.6, 0.9, 0.9, 0.9])
+    metrics = fit(tiny_config(epochs=8, patience=3), out=tmp_path / "run")
+    assert metrics["best_epoch"] == 2
+    assert metrics["epochs_run"] == len(metrics["history"]) == 5
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=False)["epoch"] == 4
+    # patience 0 runs every epoch and finds the later, better score
+    every = fit(tiny_config(epochs=8, patience=0))
+    assert (every["best_epoch"], every["epochs_run"]) == (6, 8)
+
+
+def test_a_run_resumed_after_its_patience_ran_out_stops_at_once(tmp_path, monkeypatch):
+    monkeypatch.setattr("rsdml.train.checkpoint.CHECKPOINT_SECONDS", 0.0)  # after every epoch
+    scripted_validation(monkeypatch, [0.5, 0.7, 0.6, 0.6, 0.6, 0.9, 0.9, 0.9])
+    reference = fit(tiny_config(epochs=8, patience=2), out=tmp_path / "reference")
+    assert reference["epochs_run"] == 4
+    original = Trainer._finish
+    monkeypatch.setattr(Trainer, "_finish", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny_config(epochs=8, patience=2), out=tmp_path / "resumed")
+    monkeypatch.setattr(Trainer, "_finish", original)
+    trained = []
+    monkeypatch.setattr(Trainer, "_epoch", lambda self, epoch: trained.append(epoch))
+    resumed = fit(tiny_config(epochs=8, patience=2), out=tmp_path / "resumed")
+    assert trained == []  # nothing left to train: the resumed run stops where it stopped
+    assert resumed["test"] == reference["test"]
+    assert resumed["epochs_run"] == 4
+
+
+def test_a_stopped_run_is_the_full_run_cut_short():
+    full = fit(tiny_config("snca_ce_mb", epochs=10, patience=0))
+    for patience in (1, 3):
+        stopped = fit(tiny_config("snca_ce_mb", epochs=10, patience=patience))
+        ran = stopped["epochs_run"]
+        assert ran <= 10
+        same = ("loss", "val_knn@10")
+        assert [[r[k] for k in same] for r in stopped["history"]] == [
+            [r[k] for k in same] for r in full["history"][:ran]
+        ]
+        scores = [r["val_knn@10"] for r in full["history"][:ran]]
+        assert stopped["best_epoch"] == 1 + int(np.argmax(scores))
+        if ran < 10:
+            assert ran - stopped["best_epoch"] == patience
+
+
+def test_frozen_runs_give_the_numbers_of_a_head_that_normalises_each_batch(monkeypatch):
+    prenormalised = fit(tiny_config("snca_ce_mu", epochs=3))
+    monkeypatch.setattr("rsdml.train.engine.FeatureInputs.layer_normalised", lambda self: self)
+    monkeypatch.setattr(
+        "rsdml.train.engine._build_model",
+        lambda cfg, inputs: EmbeddingHead(inputs.feature_dim, cfg.dim, layernorm=cfg.layernorm),
+    )
+    per_batch = fit(tiny_config("snca_ce_mu", epochs=3))
+    assert prenormalised["test"] == per_batch["test"]
+    assert prenormalised["history"][-1]["loss"] == per_batch["history"][-1]["loss"]

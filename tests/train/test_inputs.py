@@ -53,6 +53,24 @@ def test_evaluation_sees_plain_features_only():
     assert inputs.feature_dim == 3
 
 
+def test_layer_normalised_inputs_are_the_rows_a_head_would_normalise_per_batch():
+    generator = torch.Generator().manual_seed(0)
+    features = {
+        name: torch.randn(50, 16, generator=generator) * 4 + 2 for name in ("plain", "hflip")
+    }
+    inputs = FeatureInputs(features, augmented=np.arange(30))
+    normalised = inputs.layer_normalised()
+    assert normalised is inputs.layer_normalised()  # computed once, kept with the inputs
+    layer_norm = torch.nn.LayerNorm(16, elementwise_affine=False)
+    indices = torch.tensor([3, 41, 7, 29, 7])
+    batch = normalised.train_batch(indices, torch.Generator().manual_seed(5))
+    raw = inputs.train_batch(indices, torch.Generator().manual_seed(5))
+    assert torch.equal(batch, layer_norm(raw))  # bit for bit, not merely close
+    (chunk,) = normalised.eval_chunks(np.arange(50))
+    assert torch.equal(chunk, layer_norm(features["plain"]))
+    assert torch.equal(inputs.views["plain"], features["plain"])  # the raw table is untouched
+
+
 def test_feature_cache_follows_the_image_cache_key(tmp_path, monkeypatch, flatten_backbone):
     monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
     backbone = flatten_backbone(4)
