@@ -30,6 +30,7 @@ from typing import Any
 from machine import describe_machine  # benchmarks/machine.py
 
 from rsdml.study.spec import cell_config, load_study
+from rsdml.train.engine import patience_ran_out
 
 SETTINGS = ("clean", "uniform-0.5", "dependent-0.3", "labelled-0.1")
 PATIENCES = (10, 20, 25, 30, 35, 40)
@@ -58,12 +59,13 @@ def train(item: tuple[str, dict[str, Any], str]) -> str:
 
 
 def stopped(scores: list[float], patience: int) -> int:
-    """How many epochs a run with these validation scores runs under ``patience``."""
+    """How many epochs a run with these validation scores runs under ``patience`` (the
+    engine's own rule, :func:`rsdml.train.engine.patience_ran_out`)."""
     best, best_epoch = float("-inf"), 0
     for epoch, score in enumerate(scores, start=1):
         if score > best:
             best, best_epoch = score, epoch
-        if epoch - best_epoch >= patience:
+        if patience_ran_out(epoch, best_epoch, patience):
             return epoch
     return len(scores)
 

@@ -203,9 +203,7 @@ class Trainer:
         Read from the history alone, so a run resumed after its last epoch stops where it
         would have stopped without the interruption.
         """
-        patience = self.config.patience
-        ran = len(self.history)
-        return bool(patience and ran) and ran - self.best_epoch >= patience
+        return patience_ran_out(len(self.history), self.best_epoch, self.config.patience)
 
     def _start(self) -> dict[str, float]:
         """Record the run (set-up passed), resume from its last epoch, or evaluate the untrained
@@ -522,6 +520,13 @@ class Trainer:
         }
 
 
+def patience_ran_out(epochs_run: int, best_epoch: int, patience: int | None) -> bool:
+    """The early-stopping rule: after ``epochs_run`` epochs whose best validation score came at
+    (1-based) ``best_epoch``, ``patience`` epochs without a better one end the run (0 or None:
+    never)."""
+    return bool(patience and epochs_run) and epochs_run - best_epoch >= patience
+
+
 def _check_setup(cfg: TrainConfig) -> torch.device:
     """Check what can be checked before any data is read or a run folder is opened: the method,
     its parameter names and types (the registry's check names the closest ones), the device.
@@ -635,4 +640,11 @@ def fit(
         return Trainer(config, out, reuse_data=reuse_data).run()
 
 
-__all__ = ["TrainingDiverged", "TrainingSetupError", "Trainer", "fit", "prepare_features"]
+__all__ = [
+    "TrainingDiverged",
+    "TrainingSetupError",
+    "Trainer",
+    "fit",
+    "patience_ran_out",
+    "prepare_features",
+]

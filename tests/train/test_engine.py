@@ -19,6 +19,7 @@ from rsdml.train import (
     TrainingSetupError,
     fit,
 )
+from rsdml.train.engine import patience_ran_out
 
 TINY = {"num_classes": 5, "images_per_class": 24, "image_size": 48}
 
@@ -339,3 +340,10 @@ def test_frozen_runs_give_the_numbers_of_a_head_that_normalises_each_batch(monke
     per_batch = fit(tiny_config("snca_ce_mu", epochs=3))
     assert prenormalised["test"] == per_batch["test"]
     assert prenormalised["history"][-1]["loss"] == per_batch["history"][-1]["loss"]
+
+
+def test_the_patience_rule_counts_epochs_since_the_best():
+    # (epochs run, best epoch, patience) -> stop
+    assert patience_ran_out(5, 2, 3) and not patience_ran_out(4, 2, 3)
+    assert not patience_ran_out(100, 1, 0) and not patience_ran_out(100, 1, None)
+    assert not patience_ran_out(0, -1, 1)  # nothing has run yet: no best to count from
