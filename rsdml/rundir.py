@@ -9,7 +9,7 @@ Layout of a run folder, in the order the files are first written::
     config.json      the resolved TrainConfig; written only after the configuration, dataset and
                      method were checked, and a different one refuses the folder
     split.json       train/val/test indices, labelled subset, labels given, skipped files
-    untrained.json   test metrics of the untrained embedding (what every method must beat)
+    untrained.json   test kNN accuracies of the untrained embedding (what training must beat)
     history.json     per-epoch records, rewritten with last.pt at each checkpoint
     last.pt          everything a resume reads (weights, optimiser, loss and sampler state, RNGs);
                      written at most every 30 s of training and after the last epoch

@@ -505,3 +505,40 @@ def test_python_dash_m_rsdml_is_the_command():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().startswith("rsdml ")
+
+
+def test_train_under_unseen_classes_names_the_held_out_classes(capsys, tmp_path):
+    out = tmp_path / "run"
+    argv = ["train", "--method", "nsl", "--epochs", "1", "--image-size", "32", *TINY,
+            "--protocol", "unseen-classes", "--train-classes", "chaparral", "forest",
+            "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    stored = json.loads((out / "metrics.json").read_text())
+    assert stored["protocol"]["train"] == ["chaparral", "forest"]
+    assert stored["config"]["train_classes"] == ["chaparral", "forest"]
+    assert "2 held-out classes (trained on 2), leave-one-out" in captured.err
+
+
+def test_train_with_an_unknown_training_class_is_one_line(capsys, tmp_path):
+    argv = ["train", "--method", "nsl", "--image-size", "32", *TINY, "--protocol",
+            "unseen-classes", "--train-classes", "beach", "airport", "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 2
+    assert "unknown training class" in one_line_error(capsys, "train")
+
+
+def test_train_classes_without_the_protocol_is_one_line(capsys, tmp_path):
+    argv = ["train", "--method", "nsl", "--train-classes", "a", "b", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    assert "--protocol unseen-classes" in one_line_error(capsys, "train")
+
+
+def test_train_prints_one_line_about_the_transfer(capsys, tmp_path):
+    from rsdml.data import generate_synthetic
+
+    target = generate_synthetic(num_classes=3, images_per_class=10, image_size=32, seed=5)
+    argv = ["train", "--method", "nsl", "--epochs", "1", "--image-size", "32", *TINY,
+            "--eval-dataset", "folder", "--eval-root", str(target), "--out", str(tmp_path / "r")]  # fmt: skip
+    assert main(argv) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if "transfer to" in line]
+    assert len(lines) == 1 and "its frozen features alone: kNN@10" in lines[0]

@@ -165,13 +165,35 @@ def cmd_train(args: argparse.Namespace) -> int:
         options["weights"] = args.weights
     if args.unlabelled_pool:
         options["unlabelled_pool"] = args.unlabelled_pool
+    if args.protocol != "standard":
+        options["protocol"] = args.protocol
+    if args.train_classes:
+        options["train_classes"] = tuple(args.train_classes)
+    if args.class_seed is not None:
+        options["class_seed"] = args.class_seed
+    if args.eval_dataset:
+        options["eval_dataset"] = args.eval_dataset
+    if args.eval_root:
+        options["eval_root"] = args.eval_root
     metrics = fit(TrainConfig.from_dict(options), out=args.out)
     if launch_rank() != 0:  # one report per run, not one per torchrun/srun rank
         return 0
+    tested = "test split"
+    if "protocol" in metrics:  # unseen classes
+        held_out = metrics["protocol"]["held_out"]
+        trained = metrics["protocol"]["train"]
+        tested = f"{len(held_out)} held-out classes (trained on {len(trained)}), leave-one-out"
     say(
-        f"{args.method} on {args.dataset}, test split: {percent(metrics['test'])}; the run is "
+        f"{args.method} on {args.dataset}, {tested}: {percent(metrics['test'])}; the run is "
         f"in {args.out} (metrics.json, embeddings.npz, learning curve, checkpoints)"
     )
+    if "transfer" in metrics:
+        transfer = metrics["transfer"]
+        say(
+            f"transfer to {transfer['dataset']}, test split against its train split: "
+            f"{percent(transfer['test'])}; its frozen features alone: "
+            f"{percent(transfer['frozen'])}"
+        )
     print_json(metrics["test"])
     return 0
 

@@ -28,6 +28,13 @@ def _by_mode(name: str) -> str:
     return f"{FROZEN_DEFAULTS[name]:g} frozen, {FINETUNE_DEFAULTS[name]:g} finetune"
 
 
+def _frozen_steps(name: str) -> str:
+    """Frozen mode's training length (``"steps"``) or patience (``"patience"``) in steps."""
+    from rsdml.train.config import FROZEN_PATIENCE_STEPS, FROZEN_STEPS
+
+    return f"{FROZEN_STEPS if name == 'steps' else FROZEN_PATIENCE_STEPS:,}"
+
+
 def _names(values: Sequence[str]) -> str:
     return ", ".join(values)
 
@@ -55,6 +62,7 @@ class _Help:
         from rsdml.train.config import (
             MODES,
             NOISE_KINDS,
+            PROTOCOLS,
             UNLABELLED_POOLS,
             VIEWS_ALL_BELOW_PER_CLASS,
             TrainConfig,
@@ -69,6 +77,7 @@ class _Help:
         self.methods = _names(METHODS)
         self.backbones = _names(list_backbones())
         self.modes, self.noise_kinds, self.pools = MODES, NOISE_KINDS, UNLABELLED_POOLS
+        self.protocols = PROTOCOLS
         self.progress_env = PROGRESS_ENV
         self.split_seed, self.split_fractions = DEFAULT_SEED, list(DEFAULT_FRACTIONS)
         self.embed_image_size = (
@@ -324,13 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"backbone: {text.backbones} (default: {_train_default('backbone')})",
     )
     _add_pretrained(p)
-    p.add_argument("--epochs", type=int, help=f"epochs (default: {_by_mode('epochs')})")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help=f"epochs (default: {_by_mode('epochs')}; frozen runs take {_frozen_steps('steps')} "
+        "steps, at most that many epochs)",
+    )
     p.add_argument(
         "--patience",
         type=int,
         metavar="EPOCHS",
         help="stop this many epochs after the best validation kNN@10; 0 runs every epoch "
-        f"(default: {_by_mode('patience')})",
+        f"(default: {_by_mode('patience')}; frozen runs wait {_frozen_steps('patience')} steps, "
+        "at most that many epochs)",
     )
     p.add_argument(
         "--seed",
@@ -381,6 +396,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="where semi-supervised methods draw unlabelled images from: the rest of the "
         "training split, or the test split (transductive) (default: "
         f"{_train_default('unlabelled_pool')})",
+    )
+    p.add_argument(
+        "--protocol",
+        choices=text.protocols,
+        default=_train_default("protocol"),
+        help="standard: train and test on every class (the papers'); unseen-classes: train and "
+        "select on half the classes, test leave-one-out on the held-out rest (the metric-"
+        f"learning benchmarks'; docs/methods.md) (default: {_train_default('protocol')})",
+    )
+    p.add_argument(
+        "--train-classes",
+        nargs="+",
+        metavar="CLASS",
+        help="with --protocol unseen-classes: the training classes by name; the others are held "
+        "out (default: the first half of the classes shuffled with --class-seed)",
+    )
+    p.add_argument(
+        "--class-seed",
+        type=int,
+        metavar="SEED",
+        help="with --protocol unseen-classes: the seed that draws the training classes "
+        f"(default: {_train_default('class_seed')})",
+    )
+    p.add_argument(
+        "--eval-dataset",
+        metavar="NAME",
+        help=f"also evaluate the selected model on this dataset's split ({text.datasets}): "
+        "database its train split, queries its test split, beside its frozen features alone; "
+        "written to metrics.json under transfer (default: none)",
+    )
+    p.add_argument(
+        "--eval-root",
+        metavar="DIR",
+        help="data root of --eval-dataset (default: the --root of the run)",
     )
     p.add_argument(
         "--param",

@@ -59,7 +59,17 @@ from rsdml.data.noise import (
     transition_matrix,
 )
 from rsdml.data.scenes import IMAGE_EXTENSIONS, SceneList
-from rsdml.data.splits import Split, SplitError, labelled_subset, make_split, split_counts
+from rsdml.data.splits import (
+    ClassPartition,
+    ClassPartitionError,
+    Split,
+    SplitError,
+    labelled_subset,
+    make_split,
+    partition_classes,
+    split_counts,
+    unseen_class_split,
+)
 from rsdml.data.synthetic import SYNTHETIC_CLASSES, generate_synthetic, render_scene
 
 __all__ = [
@@ -72,6 +82,8 @@ __all__ = [
     "NWPURESISC45",
     "SYNTHETIC_CLASSES",
     "ChecksumError",
+    "ClassPartition",
+    "ClassPartitionError",
     "CorruptImageError",
     "DatasetNotFoundError",
     "DecodedImages",
@@ -106,6 +118,7 @@ __all__ = [
     "list_datasets",
     "load_scene_list",
     "make_split",
+    "partition_classes",
     "read_image",
     "register_dataset",
     "render_scene",
@@ -113,4 +126,5 @@ __all__ = [
     "split_counts",
     "train_transform",
     "transition_matrix",
+    "unseen_class_split",
 ]

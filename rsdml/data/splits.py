@@ -14,6 +14,7 @@ part with a positive fraction must receive at least one image of every class.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import sys
@@ -36,6 +37,11 @@ PART_NAMES = ("training", "validation", "test")
 
 class SplitError(UserError, ValueError):
     """Fractions that cannot make a sound split; the message says which and how to fix them."""
+
+
+class ClassPartitionError(UserError, ValueError):
+    """Training classes that cannot make an unseen-classes partition (unknown names, too few
+    classes on either side)."""
 
 
 def _cut(fraction: float, count: int) -> int:
@@ -313,3 +319,98 @@ def labelled_subset(
         labelled += members[:count]
         unlabelled += members[count:]
     return np.asarray(labelled, dtype=np.int64), np.asarray(unlabelled, dtype=np.int64)
+
+
+#: Fewest classes on each side of an unseen-classes partition: a metric needs two classes to
+#: tell apart, in training (positives and negatives) as in evaluation.
+MIN_PARTITION_CLASSES = 2
+
+
+@dataclass(frozen=True)
+class ClassPartition:
+    """The classes a run trains on and the classes held out for evaluation (unseen classes).
+
+    ``seed`` is the seed that drew the partition, or None when the training classes were named.
+    Both tuples keep the archive's class order.
+    """
+
+    train: tuple[str, ...]
+    held_out: tuple[str, ...]
+    seed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form, saved in the run folder (``split.json``, ``metrics.json``)."""
+        return {"train": list(self.train), "held_out": list(self.held_out), "seed": self.seed}
+
+
+def partition_classes(
+    classes: Sequence[str], seed: int = 0, train_classes: Sequence[str] | None = None
+) -> ClassPartition:
+    """Split a class list into training and held-out classes.
+
+    By default the first half (floor) of the classes in a ``random.Random(seed)`` shuffle of
+    ``classes`` trains and the rest is held out (UC Merced: 10 training, 11 held-out classes);
+    ``train_classes`` names the training classes instead (``seed`` is then not used).
+
+    Raises:
+        ClassPartitionError: an unknown or repeated class name, or fewer than
+            :data:`MIN_PARTITION_CLASSES` classes on either side.
+    """
+    classes = tuple(classes)
+    if train_classes is None:
+        shuffled = list(classes)
+        random.Random(seed).shuffle(shuffled)
+        chosen = set(shuffled[: len(classes) // 2])
+        used_seed: int | None = int(seed)
+    else:
+        unknown = [name for name in train_classes if name not in classes]
+        if unknown:
+            raise ClassPartitionError(
+                f"unknown training class(es) {unknown}; the classes are: {', '.join(classes)}"
+            )
+        repeated = sorted({name for name in train_classes if list(train_classes).count(name) > 1})
+        if repeated:
+            raise ClassPartitionError(f"training class(es) named twice: {repeated}")
+        chosen = set(train_classes)
+        used_seed = None
+    partition = ClassPartition(
+        train=tuple(name for name in classes if name in chosen),
+        held_out=tuple(name for name in classes if name not in chosen),
+        seed=used_seed,
+    )
+    for side, names in (("training", partition.train), ("held-out", partition.held_out)):
+        if len(names) < MIN_PARTITION_CLASSES:
+            raise ClassPartitionError(
+                f"the unseen-classes protocol needs at least {MIN_PARTITION_CLASSES} {side} "
+                f"classes, got {len(names)} of {len(classes)}; name between "
+                f"{MIN_PARTITION_CLASSES} and {len(classes) - MIN_PARTITION_CLASSES} training "
+                "classes"
+            )
+    return partition
+
+
+def unseen_class_split(
+    scenes: SceneList, split: Split, partition: ClassPartition
+) -> tuple[SceneList, Split]:
+    """The scene list and split of an unseen-classes run.
+
+    Returns:
+        ``(scenes, split)``: the same files with the classes reordered, training classes first
+        (so that the model's class codes 0..T-1 are the training classes) and the labels
+        recoded to match; the split's train and val parts restricted to the training classes
+        (the same images as in ``split``), and its test part holding every image of the
+        held-out classes, whatever part ``split`` gave them.
+    """
+    order = (*partition.train, *partition.held_out)
+    recode = np.array([order.index(name) for name in scenes.classes], dtype=np.int64)
+    labels = recode[scenes.labels]
+    recoded = dataclasses.replace(scenes, labels=labels, classes=order)
+    trained = labels < len(partition.train)
+    restricted = dataclasses.replace(
+        split,
+        train=split.train[trained[split.train]],
+        val=split.val[trained[split.val]],
+        test=np.flatnonzero(~trained).astype(np.int64),
+        protocol=f"{split.protocol}; unseen classes: test = every held-out-class image",
+    )
+    return recoded, restricted

@@ -11,7 +11,9 @@ products on the CPU or a GPU, so memory stays bounded for 30,000 x 30,000 evalua
 - :mod:`~rsdml.evaluate.retrieval`: mAP, MAP@K, P@K and precision-recall curves;
 - :mod:`~rsdml.evaluate.rank`: singular values, nuclear norm, effective and numerical rank.
 
-:func:`evaluate_embeddings` computes every number of :data:`METRIC_NAMES` in one call.
+:func:`evaluate_embeddings` computes every number of :data:`METRIC_NAMES` in one call;
+:func:`evaluate_leave_one_out` the same numbers for one set of embeddings in which every item is
+a query against all the others (the unseen-classes protocol, ``docs/methods.md``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "clustering_scores",
     "effective_rank",
     "evaluate_embeddings",
+    "evaluate_leave_one_out",
     "kmeans_assignments",
     "knn_accuracy",
     "knn_predict",
@@ -113,4 +116,50 @@ def evaluate_embeddings(
     scores.update(
         retrieval_scores(query, query_labels, database, database_labels, RETRIEVAL_KS, **search)
     )
+    return {name: float(scores[name]) for name in METRIC_NAMES}
+
+
+def evaluate_leave_one_out(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    seed: int = 0,
+    device: str | torch.device | None = "auto",
+    n_init: int = 10,
+    normalize: bool = True,
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    chunk_size: int | None = None,
+) -> dict[str, float]:
+    """Every metric of :data:`METRIC_NAMES` with each embedding a query against all the others.
+
+    The protocol of the deep-metric-learning benchmarks on unseen classes (Musgrave et al.,
+    "A Metric Learning Reality Check", ECCV 2020): there is no separate database, so item i is
+    scored against the N - 1 items other than itself (kNN and retrieval, with the conventions of
+    :func:`evaluate_embeddings`; K is capped at N - 1), and K-means clusters all N embeddings
+    against ``labels``. The numbers equal N separate evaluations of one query against the other
+    items (tested against that brute force).
+
+    Args:
+        embeddings: (N, D) embeddings, numpy or torch; N >= 2.
+        labels: (N,) their true labels.
+        seed, device, n_init, normalize, memory_mb, chunk_size: as in
+            :func:`evaluate_embeddings`.
+
+    Returns:
+        ``{name: value}`` in the order of :data:`METRIC_NAMES`, Python floats.
+    """
+    search = {
+        "normalize": normalize,
+        "device": device,
+        "memory_mb": memory_mb,
+        "chunk_size": chunk_size,
+        "leave_one_out": True,
+    }
+    problem = (embeddings, labels, embeddings, labels)
+    scores: dict[str, float] = {}
+    scores.update(knn_accuracy(*problem, KNN_KS, **search))
+    scores.update(
+        clustering_scores(embeddings, labels, seed=seed, n_init=n_init, normalize=normalize)
+    )
+    scores.update(retrieval_scores(*problem, RETRIEVAL_KS, **search))
     return {name: float(scores[name]) for name in METRIC_NAMES}

@@ -34,8 +34,10 @@ from rsdml.evaluate.search import (
     as_labels,
     check_ks,
     check_pair,
+    check_same_rows,
     chunk_rows,
     encode_labels,
+    exclude_self,
     iter_chunks,
     top_k_rows,
 )
@@ -76,12 +78,18 @@ def _knn_code_predictions(
     device: str | torch.device | None,
     memory_mb: float,
     chunk_size: int | None,
+    leave_one_out: bool = False,
 ) -> dict[int, np.ndarray]:
-    """Predicted class codes of every query for every k (capped at the database size)."""
+    """Predicted class codes of every query for every k (capped at the database size).
+
+    ``leave_one_out``: the queries are the database items themselves, row for row, and each
+    one's own row is kept out of its neighbours (its similarity is set to -inf and the search
+    stops short of it: the database holds N - 1 items for every query).
+    """
     target = resolve_device(device)
     items = items.to(target)
     codes = torch.as_tensor(item_codes, dtype=torch.int64, device=target)
-    num_items = items.shape[0]
+    num_items = items.shape[0] - int(leave_one_out)
     largest = min(max(ks), num_items)
     candidates = min(largest + EXTRA_CANDIDATES, num_items)
     # Per query row: the similarity row plus the float64 candidate differences (B, c, D).
@@ -93,7 +101,10 @@ def _knn_code_predictions(
     items64 = items.to(torch.float64)  # converted once, not once per gathered candidate
     for start, stop in iter_chunks(queries.shape[0], rows, "kNN classification"):
         chunk = queries[start:stop].to(target)
-        _, indices = top_k_rows(chunk @ items.T, candidates)
+        similarities = chunk @ items.T
+        if leave_one_out:
+            exclude_self(similarities, start)
+        _, indices = top_k_rows(similarities, candidates)
         # Float64 distances of the candidates: exact zeros for duplicates, and no cancellation
         # error from 2 - 2s for close neighbours.
         differences = chunk.to(torch.float64)[:, None, :] - items64[indices]
@@ -174,12 +185,17 @@ def knn_accuracy(
     device: str | torch.device | None = "auto",
     memory_mb: float = DEFAULT_MEMORY_MB,
     chunk_size: int | None = None,
+    leave_one_out: bool = False,
 ) -> dict[str, float]:
     """Overall accuracy of kNN classification of the queries, for each k in ``ks``.
 
     One search pass serves every k. A query whose class is absent from the database can never
     be predicted correctly and counts as an error. A k larger than the database is capped at
     the database size (scikit-learn would raise instead).
+
+    With ``leave_one_out`` the queries are the database itself (the same rows, in the same
+    order) and each query's neighbours are sought among the other N - 1 items: the same
+    accuracies as N separate searches against the database without the query's row.
 
     Args:
         query: (Q, D) query (test) embeddings.
@@ -192,6 +208,7 @@ def knn_accuracy(
         device: "auto", "cpu", "cuda", ...
         memory_mb: working-memory budget of one query chunk, in MiB.
         chunk_size: query rows per chunk (default: from ``memory_mb``).
+        leave_one_out: see above; needs at least two items.
 
     Returns:
         ``{"knn@k": accuracy}`` with accuracies as floats in [0, 1].
@@ -200,6 +217,8 @@ def knn_accuracy(
     items = as_embeddings(database, "database", normalize=normalize)
     queries = as_embeddings(query, "query", normalize=normalize)
     check_pair(queries, items)
+    if leave_one_out:
+        check_same_rows(queries, items)
     item_labels = as_labels(database_labels, "database_labels", items.shape[0])
     true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
     classes, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
@@ -215,5 +234,6 @@ def knn_accuracy(
         device=device,
         memory_mb=memory_mb,
         chunk_size=chunk_size,
+        leave_one_out=leave_one_out,
     )
     return {f"knn@{k}": float(np.mean(predictions[k] == query_codes)) for k in ks}

@@ -45,8 +45,10 @@ from rsdml.evaluate.search import (
     as_labels,
     check_ks,
     check_pair,
+    check_same_rows,
     chunk_rows,
     encode_labels,
+    exclude_self,
     iter_chunks,
 )
 from rsdml.metric_names import RETRIEVAL_KS
@@ -205,19 +207,28 @@ def _sorted_rows(keys: torch.Tensor) -> torch.Tensor:
 
 
 def _chunk_hits(
-    similarities: torch.Tensor, query_codes: torch.Tensor, member_table: torch.Tensor
+    similarities: torch.Tensor,
+    query_codes: torch.Tensor,
+    member_table: torch.Tensor,
+    own_rows: torch.Tensor | None = None,
 ) -> RankedHits:
     """The hits of a (B, N) similarity chunk (consumed), without a full argsort.
 
     A relevant item's 0-based rank is the number of database items with a larger rank key,
     found by binary search in the row of keys sorted by value. ``member_table[c]`` lists the
     database indices of class c, padded with -1 to the largest class size.
+
+    ``own_rows`` (leave-one-out): each query's own database index, whose similarity the caller
+    set to -inf. It ranks last, so no other item's rank moves; it is dropped from the relevant
+    items and the rankings are N - 1 long.
     """
     num_rows, num_items = similarities.shape
     keys = _rank_keys(similarities)
     del similarities
     sorted_keys = _sorted_rows(keys)
     members = member_table[query_codes]  # (B, R_max), -1 = padding
+    if own_rows is not None:
+        members = members.masked_fill(members == own_rows[:, None], -1)
     total = (members >= 0).sum(dim=1)
     relevant_keys = keys.gather(1, members.clamp(min=0))
     del keys
@@ -226,7 +237,8 @@ def _chunk_hits(
     ranks = num_items - torch.searchsorted(sorted_keys, relevant_keys, right=True)
     is_hit = torch.arange(members.shape[1], device=members.device) < total[:, None]
     rows, positions = is_hit.nonzero(as_tuple=True)
-    return RankedHits(rows, ranks[rows, positions], positions + 1, total, num_items)
+    length = num_items - int(own_rows is not None)
+    return RankedHits(rows, ranks[rows, positions], positions + 1, total, length)
 
 
 def ranked_hits_chunks(
@@ -239,11 +251,13 @@ def ranked_hits_chunks(
     device: str | torch.device | None = "auto",
     memory_mb: float = DEFAULT_MEMORY_MB,
     chunk_size: int | None = None,
+    leave_one_out: bool = False,
 ) -> Iterator[tuple[int, RankedHits]]:
     """Rank the database for each query (descending cosine similarity, ties by lower index).
 
     The work is done a chunk of queries at a time; memory is about
-    ``chunk * N * RANKING_BYTES_PER_ELEMENT`` bytes.
+    ``chunk * N * RANKING_BYTES_PER_ELEMENT`` bytes. With ``leave_one_out`` the queries are the
+    database (the same rows in the same order) and each query ranks the other N - 1 items.
 
     Yields:
         ``(start, hits)``: the :class:`RankedHits` of queries ``start .. start + B - 1``.
@@ -252,6 +266,8 @@ def ranked_hits_chunks(
     items = as_embeddings(database, "database", normalize=normalize).to(target)
     queries = as_embeddings(query, "query", normalize=normalize)
     check_pair(queries, items)
+    if leave_one_out:
+        check_same_rows(queries, items)
     item_labels = as_labels(database_labels, "database_labels", items.shape[0])
     true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
     _, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
@@ -269,7 +285,11 @@ def ranked_hits_chunks(
     )
     for start, stop in iter_chunks(queries.shape[0], rows, "retrieval ranking"):
         similarities = queries[start:stop].to(target) @ items.T
-        yield start, _chunk_hits(similarities, query_codes_t[start:stop], member_table_t)
+        own_rows = None
+        if leave_one_out:
+            exclude_self(similarities, start)
+            own_rows = torch.arange(start, stop, device=target)
+        yield start, _chunk_hits(similarities, query_codes_t[start:stop], member_table_t, own_rows)
 
 
 def _mean_over_queries(
@@ -304,6 +324,7 @@ def retrieval_scores(
     memory_mb: float = DEFAULT_MEMORY_MB,
     chunk_size: int | None = None,
     map_normalisation: str = "retrieved",
+    leave_one_out: bool = False,
 ) -> dict[str, float]:
     """Retrieval quality of the queries against the database (definitions in the module doc).
 
@@ -318,6 +339,9 @@ def retrieval_scores(
         memory_mb: working-memory budget of one query chunk, in MiB.
         chunk_size: query rows per chunk (default: from ``memory_mb``).
         map_normalisation: ``"retrieved"`` (default) or ``"possible"``, see the module doc.
+        leave_one_out: the queries are the database itself, row for row; each query ranks
+            the other N - 1 items (K is capped at N - 1), as N separate evaluations against
+            the database without the query's row would.
 
     Returns:
         ``{"map": ..., "map@K": ..., "p@K": ...}`` as floats in [0, 1].
@@ -339,6 +363,7 @@ def retrieval_scores(
         device=device,
         memory_mb=memory_mb,
         chunk_size=chunk_size,
+        leave_one_out=leave_one_out,
     )
     return {name: float(mean) for name, mean in zip(names, means, strict=True)}
 

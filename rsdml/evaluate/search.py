@@ -119,6 +119,26 @@ def check_pair(query: torch.Tensor, database: torch.Tensor) -> None:
         )
 
 
+def check_same_rows(query: torch.Tensor, database: torch.Tensor) -> None:
+    """Raise a clear error unless a leave-one-out evaluation's queries are its database: the
+    same number of rows (at least two, so that every query has another item to find)."""
+    if query.shape[0] != database.shape[0]:
+        raise ValueError(
+            f"leave-one-out needs the queries to be the database, row for row; got "
+            f"{query.shape[0]} queries and {database.shape[0]} database items"
+        )
+    if database.shape[0] < 2:
+        raise ValueError("leave-one-out needs at least two embeddings")
+
+
+def exclude_self(similarities: torch.Tensor, start: int) -> None:
+    """Set, in place, each query's similarity to its own database row to -inf: row ``r`` of a
+    chunk of queries starting at ``start`` is database item ``start + r`` (leave-one-out).
+    Every other similarity is finite, so the own row ranks last, behind all N - 1 others."""
+    rows = torch.arange(similarities.shape[0], device=similarities.device)
+    similarities[rows, rows + start] = -torch.inf
+
+
 def chunk_rows(
     num_columns: int,
     bytes_per_element: float,

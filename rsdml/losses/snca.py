@@ -64,6 +64,81 @@ class _MaskedLogSumExp(torch.autograd.Function):
         return grad_logits.masked_fill_(excluded, 0.0), None
 
 
+class _ClassSumSNCA(torch.autograd.Function):
+    """Per-row log p_i of SNCA from one exponential of the logits and per-class sums.
+
+    With E_ij = exp(l_ij - max_j l_ij) (the own slot set to 0), the denominator is the row sum
+    of E and the numerator the sum over the row's class, read from E @ onehot(memory labels):
+    one exp over the (B, N) logits instead of a masked log-sum-exp each, and a backward of one
+    product and one pass (the gradient is E_ij times a factor per row and class of slot j).
+    A logit margin on the positives scales their terms by exp(-margin), so it enters as a
+    per-class factor too. Equal to the log-sum-exp form up to float rounding (tested).
+
+    The second output says whether every sum stayed far above float underflow (a row whose
+    logits span more than exp can hold at once would lose terms); :func:`snca_loss` takes the
+    masked log-sum-exp form when it did not.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        logits: Tensor,
+        rows: Tensor,
+        indices: Tensor,
+        codes: Tensor,
+        memory_columns: Tensor,
+        columns: int,
+        has_positive: Tensor,
+        margin: float,
+    ) -> tuple[Tensor, Tensor]:
+        maxes = torch.amax(logits, dim=1, keepdim=True)
+        terms = (logits - maxes).exp_()
+        terms[rows, indices] = 0.0
+        onehot = F.one_hot(memory_columns, columns).to(terms.dtype)
+        class_sums = terms @ onehot  # (B, classes)
+        scale = math.exp(-margin)
+        positive_sum = class_sums.gather(1, codes[:, None]).squeeze(1)
+        numerator = torch.where(has_positive, positive_sum * scale, torch.ones_like(positive_sum))
+        denominator = class_sums.sum(dim=1) - positive_sum * (1.0 - scale)
+        # Terms lost to underflow are each below float's smallest normal, fewer than N of them:
+        # against sums above this floor they change nothing that float arithmetic could show.
+        floor = torch.finfo(terms.dtype).tiny * terms.shape[1] / torch.finfo(terms.dtype).eps
+        safe = (numerator.amin() > floor) & (denominator.amin() > floor)
+        ctx.save_for_backward(terms, memory_columns, codes, has_positive, numerator, denominator)
+        ctx.scale, ctx.columns = scale, columns
+        ctx.mark_non_differentiable(safe)
+        result = numerator.log() - denominator.log()
+        return torch.where(has_positive, result, torch.zeros_like(result)), safe
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor, _safe_grad: Tensor) -> tuple[Tensor | None, ...]:
+        terms, memory_columns, codes, has_positive, numerator, denominator = ctx.saved_tensors
+        grad = torch.where(has_positive, grad, torch.zeros_like(grad))
+        # d log p_i / d l_ij = E'_ij [y_j = y_i] / num_i - E'_ij / den_i, with E' = E scaled
+        # by exp(-margin) on the positives: E_ij times a factor of row i and j's class.
+        factors = (-grad / denominator)[:, None].expand(-1, ctx.columns).contiguous()
+        positive_factor = ctx.scale * grad * (1.0 / numerator - 1.0 / denominator)
+        own = factors.gather(1, codes[:, None]).squeeze(1)
+        factors.scatter_(
+            1, codes[:, None], torch.where(has_positive, positive_factor, own)[:, None]
+        )
+        per_slot = torch.index_select(factors, 1, memory_columns)  # (B, N): slot j's class
+        return terms.mul_(per_slot), None, None, None, None, None, None, None
+
+
+def _class_columns(labels: Tensor, memory_labels: Tensor) -> tuple[Tensor, Tensor, int]:
+    """Class columns of the batch and of the memory for :class:`_ClassSumSNCA`.
+
+    Memory labels >= 0 keep their value; a negative memory label goes to column C, and a batch
+    label that no memory slot has to column C + 1 (C = largest memory label + 1), which no slot
+    is in. Returns the batch's columns, the memory's and their count, C + 2.
+    """
+    top = int(memory_labels.max()) + 1 if memory_labels.numel() else 0
+    memory_columns = torch.where(memory_labels >= 0, memory_labels, top)
+    codes = torch.where((labels >= 0) & (labels < top), labels, top + 1)
+    return codes, memory_columns, top + 2
+
+
 def snca_loss(
     embeddings: Tensor,
     labels: Tensor,
@@ -94,6 +169,29 @@ def snca_loss(
     """
     logits = (embeddings @ memory.t()).div_(temperature)
     rows = torch.arange(embeddings.shape[0], device=embeddings.device)
+    codes, memory_columns, columns = _class_columns(labels, memory_labels)
+    with torch.no_grad():
+        slots_per_class = torch.bincount(memory_columns, minlength=columns)
+        own_is_positive = memory_columns[indices] == codes
+        has_positive = slots_per_class[codes] - own_is_positive.long() > 0
+    log_p, safe = _ClassSumSNCA.apply(
+        logits, rows, indices, codes, memory_columns, columns, has_positive, float(margin)
+    )
+    if not bool(safe):
+        log_p = _masked_snca(logits, rows, labels, indices, memory_labels, margin)
+    return -log_p.sum() / embeddings.shape[0]
+
+
+def _masked_snca(
+    logits: Tensor,
+    rows: Tensor,
+    labels: Tensor,
+    indices: Tensor,
+    memory_labels: Tensor,
+    margin: float,
+) -> Tensor:
+    """Per-row log p_i by two masked log-sum-exps, each with its own maximum: for batches whose
+    logits span more than one exp can hold (tiny temperatures, un-normalised memories)."""
     is_self = torch.zeros_like(logits, dtype=torch.bool)
     is_self[rows, indices] = True
     positive = labels[:, None] == memory_labels[None, :]
@@ -106,10 +204,9 @@ def snca_loss(
     # their term is zeroed below.
     log_numerator = _MaskedLogSumExp.apply(logits, ~positive & has_positive[:, None])
     log_denominator = _MaskedLogSumExp.apply(logits, is_self)
-    log_p = torch.where(
+    return torch.where(
         has_positive, log_numerator - log_denominator, torch.zeros_like(log_numerator)
     )
-    return -log_p.sum() / embeddings.shape[0]
 
 
 class SNCALoss(MetricLoss):

@@ -99,6 +99,8 @@ class RunFolder:
                 "unlabelled": np.asarray(data.unlabelled).tolist(),
                 # Files left out under on_error="skip": not in "files", so indices stay aligned.
                 "skipped": list(data.skipped),
+                # the training and held-out classes of an unseen-classes run
+                **({"class_partition": data.partition.to_dict()} if data.partition else {}),
             },
         )
 

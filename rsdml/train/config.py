@@ -24,6 +24,10 @@ MODES = ("frozen", "finetune")
 NOISE_KINDS = ("uniform", "pairflip", "dependent")
 UNLABELLED_POOLS = ("train", "test")
 DATABASE_LABELS = ("clean", "noisy")
+# What a run is evaluated on (docs/methods.md#protocols): "standard", the papers' protocol (every
+# class in training and test); "unseen-classes", the deep-metric-learning benchmarks' protocol
+# (train and select on part of the classes, test leave-one-out on the held-out rest).
+PROTOCOLS = ("standard", "unseen-classes")
 
 # Defaults that differ between the two modes: frozen-backbone training works on cached features
 # (seconds per epoch on a CPU), fine-tuning follows the papers' protocol (130 epochs of SGD).
@@ -38,8 +42,36 @@ DATABASE_LABELS = ("clean", "noisy")
 # epochs and selects the same epoch in 38 of the 40 cells; in the other two the selected
 # validation kNN@10 is 1-2 validation images lower (0.04 points on average over the 40).
 # Patience 20 ran 35 % and changed 7 cells. Fine-tuning keeps the papers' whole schedule.
+#
+# In frozen mode "epochs" and "patience" are the most a run takes when left to rsdml: its
+# length is counted in steps (batches), see frozen_length().
 FROZEN_DEFAULTS = {"epochs": 100, "batch_size": 128, "lr": 0.1, "patience": 30}
 FINETUNE_DEFAULTS = {"epochs": 130, "batch_size": 128, "lr": 0.01, "patience": 0}
+
+# A frozen run's length in optimiser steps, the unit that carries across archives: an epoch of
+# EuroSAT is 148 steps, one of UC Merced 12. 1,200 steps and a patience of 360 are UC Merced's
+# 100 epochs and 30 (above), so its runs are unchanged; EuroSAT gets 9 epochs, patience 3.
+# Checked on EuroSAT's validation split (`python benchmarks/steps.py`, README "Training length").
+FROZEN_STEPS = 1200
+FROZEN_PATIENCE_STEPS = 360
+
+
+def frozen_length(
+    epochs: int | None, patience: int | None, train_images: int, batch_size: int
+) -> tuple[int, int]:
+    """(epochs, patience) of a frozen run: the given ones, else :data:`FROZEN_STEPS` and
+    :data:`FROZEN_PATIENCE_STEPS` in whole epochs of ``train_images / batch_size`` steps, at
+    most the epochs and patience of :data:`FROZEN_DEFAULTS` (a few labelled images make steps
+    so short that the step count would ask for thousands of epochs)."""
+    steps_per_epoch = max(1, math.ceil(train_images / batch_size))
+    if epochs is None:
+        epochs = min(FROZEN_DEFAULTS["epochs"], math.ceil(FROZEN_STEPS / steps_per_epoch))
+    if patience is None:
+        patience = min(
+            FROZEN_DEFAULTS["patience"], math.ceil(FROZEN_PATIENCE_STEPS / steps_per_epoch)
+        )
+    return epochs, patience
+
 
 # Loss parameters whose frozen-mode default differs from the paper's (which the loss classes keep
 # as their own defaults, used in fine-tune mode). t-RNSL: a head on frozen features memorises the
@@ -76,6 +108,9 @@ def frozen_views(views: tuple[str, ...] | None, train_images: int, classes: int)
     return ("plain",)
 
 
+_FROZEN_LENGTH = ("epochs", "patience")
+
+
 class ConfigError(UserError, ValueError):
     """A training option that is unknown, of the wrong type or out of range."""
 
@@ -100,11 +135,12 @@ class TrainConfig:
     dim: int = 128
     layernorm: bool = True
 
+    # None: the mode's default; frozen mode counts it in steps, see frozen_length()
     epochs: int | None = None
     batch_size: int | None = None
     lr: float | None = None
     # Stop after this many epochs without a better validation score (0: run every epoch;
-    # None: the mode's default, see FROZEN_DEFAULTS).
+    # None: the mode's default, see FROZEN_DEFAULTS and frozen_length()).
     patience: int | None = None
     momentum: float = 0.9
     weight_decay: float = 1e-4
@@ -143,13 +179,25 @@ class TrainConfig:
     num_workers: int = 0
     progress: bool | None = None
 
+    # "unseen-classes": train and select on train_classes (None: half the classes, drawn with
+    # class_seed, rsdml.data.partition_classes), evaluate on the others. A seed of its own, not
+    # split_seed: three partitions then share the papers' image split.
+    protocol: str = "standard"
+    train_classes: tuple[str, ...] | None = None
+    class_seed: int = 0
+    # Also evaluate the selected model on another archive's split (transfer; None: not done),
+    # found under eval_root (None: root), rsdml.train.transfer.
+    eval_dataset: str | None = None
+    eval_root: str | None = None
+
     def resolved(self) -> TrainConfig:
         """A copy with mode- and dataset-dependent defaults filled in, after validation."""
         self.validate()
         defaults = FROZEN_DEFAULTS if self.mode == "frozen" else FINETUNE_DEFAULTS
         values = dataclasses.asdict(self)
         for name, value in defaults.items():
-            if values[name] is None:
+            # frozen mode's length waits for the data: frozen_length()
+            if values[name] is None and not (self.mode == "frozen" and name in _FROZEN_LENGTH):
                 values[name] = value
         if values["image_size"] is None:
             values["image_size"] = 64 if self.dataset == "synthetic" else 224
@@ -160,6 +208,8 @@ class TrainConfig:
             values["views"] = ("plain",)
         if values["views"] is not None:  # frozen mode's None waits for the data: frozen_views()
             values["views"] = tuple(values["views"])
+        if values["train_classes"] is not None:
+            values["train_classes"] = tuple(values["train_classes"])
         if self.mode == "frozen":
             values["loss_params"] = {
                 **FROZEN_LOSS_DEFAULTS.get(self.method, {}),
@@ -240,13 +290,52 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be a finite number {bound}, got {value}")
         if not 0.0 <= self.ema_momentum <= 1.0:
             raise ConfigError(f"ema_momentum must be in [0, 1], got {self.ema_momentum}")
+        self._validate_protocol()
+        if self.eval_root is not None and self.eval_dataset is None:
+            raise ConfigError("eval_root was given without eval_dataset (--eval-dataset NAME)")
+
+    def _validate_protocol(self) -> None:
+        """The checks of ``protocol`` and the options that only it reads."""
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(
+                f"protocol must be one of {PROTOCOLS}, got {self.protocol!r}"
+                f"{did_you_mean(self.protocol, PROTOCOLS)}"
+            )
+        if self.protocol == "standard":
+            if self.train_classes is not None or self.class_seed != 0:
+                raise ConfigError(
+                    "train_classes and class_seed choose the classes of protocol "
+                    "'unseen-classes': add --protocol unseen-classes, or drop them"
+                )
+            return
+        if self.train_classes is not None and len(self.train_classes) < 2:
+            raise ConfigError(
+                f"train_classes must name at least 2 classes, got {list(self.train_classes)}"
+            )
+        # what the unseen-classes protocol cannot honour, refused rather than ignored
+        if self.noise == "dependent":
+            raise ConfigError(
+                "noise='dependent' draws from a table over every class of the archive, but "
+                "protocol 'unseen-classes' trains on a part of them: use uniform or pairflip noise"
+            )
+        if self.unlabelled_pool == "test":
+            raise ConfigError(
+                "unlabelled_pool='test' would train on the held-out classes' images under "
+                "protocol 'unseen-classes': keep unlabelled_pool='train'"
+            )
+        if self.database_labels != "clean":
+            raise ConfigError(
+                "database_labels='noisy' does not apply to protocol 'unseen-classes': its "
+                "held-out images are scored against each other with their clean labels"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dictionary of every field."""
         values = dataclasses.asdict(self)
         values["fractions"] = list(values["fractions"])
-        if values["views"] is not None:
-            values["views"] = list(values["views"])
+        for name in ("views", "train_classes"):
+            if values[name] is not None:
+                values[name] = list(values[name])
         return values
 
     @classmethod
@@ -258,17 +347,29 @@ class TrainConfig:
             hints = "".join(f"{name!r}{did_you_mean(name, known)}; " for name in unknown)
             raise ConfigError(f"unknown training option(s): {hints}known options: {sorted(known)}")
         values = dict(values)
-        for name in ("fractions", "views"):
+        for name in ("fractions", "views", "train_classes"):
             if name in values and values[name] is not None:
                 values[name] = tuple(values[name])
         return cls(**values)
 
     def key(self) -> str:
-        """A content hash of the configuration (ignores presentation-only fields)."""
+        """A content hash of the configuration (ignores presentation-only fields).
+
+        Fields of :data:`KEYED_WHEN_SET` enter it only away from their defaults, so that the
+        runs recorded before they existed keep their keys (and stay finished).
+        """
         values = self.to_dict()
         for name in ("progress", "num_workers", "device", "engine"):
             values.pop(name)
+        defaults = TrainConfig().to_dict()
+        for name in KEYED_WHEN_SET:
+            if values[name] == defaults[name]:
+                values.pop(name)
         return content_key(values)
+
+
+#: Fields added after runs were recorded: in a run's key only when they differ from the default.
+KEYED_WHEN_SET = ("protocol", "train_classes", "class_seed", "eval_dataset", "eval_root")
 
 
 def field_names() -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from rsdml.data import (
+    ClassPartition,
     NoisyLabels,
     SceneList,
     Split,
@@ -25,6 +26,8 @@ from rsdml.data import (
     labelled_subset,
     load_scene_list,
     make_split,
+    partition_classes,
+    unseen_class_split,
 )
 from rsdml.data.images import DecodedImages, check_on_error, load_cached_images
 from rsdml.evaluate import top_k
@@ -49,6 +52,11 @@ class RunData:
     ``files_key`` is the decoded-image cache key of ``images`` (paths, sizes, modification times,
     image size, ``on_error``); the feature cache key includes it. ``skipped`` lists the files left
     out under ``on_error="skip"`` (absent from ``scenes``, so from every split).
+
+    Under the unseen-classes protocol ``partition`` holds the training and held-out classes;
+    ``scenes`` lists the training classes first (codes 0..T-1), ``split.train`` and
+    ``split.val`` hold only training-class images and ``split.test`` every held-out-class
+    image (:func:`rsdml.data.unseen_class_split`).
     """
 
     scenes: SceneList
@@ -63,10 +71,22 @@ class RunData:
     database_clean: np.ndarray
     database_given: np.ndarray
     skipped: list[str] = field(default_factory=list)
+    partition: ClassPartition | None = None
+    archive_train: np.ndarray | None = None
+
+    @property
+    def augmented(self) -> np.ndarray:
+        """The images whose extra frozen-mode views are embedded: the train split, or under
+        unseen classes the archive's whole train split (``archive_train``), so that the run
+        reads the standard runs' feature-cache entry; only training-class rows are ever drawn."""
+        return self.split.train if self.archive_train is None else self.archive_train
 
     @property
     def num_classes(self) -> int:
-        """Number of classes of the dataset."""
+        """Number of classes the model trains on: every class of the dataset, or the training
+        classes of an unseen-classes run."""
+        if self.partition is not None:
+            return len(self.partition.train)
         return len(self.scenes.classes)
 
 
@@ -165,16 +185,27 @@ def prepare_data(
 ) -> RunData:
     """Split, label fraction and label noise of a resolved config.
 
+    Under ``protocol="unseen-classes"`` the classes are partitioned first
+    (:func:`rsdml.data.partition_classes`) and the split narrowed to them (see :class:`RunData`):
+    the labelled subset, the unlabelled pool and the label noise come from the training classes'
+    train split alone.
+
     Label-dependent noise on a dataset without a published table is built from the class
     confusion of pretrained ``backbone`` features (by default the config's backbone, built only
     if its features are not cached).
     """
     scenes, split, images, files_key, skipped = load_run_images(config)
+    partition = archive_train = None
+    if config.protocol == "unseen-classes":
+        partition = partition_classes(scenes.classes, config.class_seed, config.train_classes)
+        archive_train = split.train
+        scenes, split = unseen_class_split(scenes, split, partition)
     clean = scenes.labels[split.train]
     noise = None
     given = clean
     if config.noise is not None:
-        options: dict = {"num_classes": len(scenes.classes)}
+        # the classes trained on (config refuses label-dependent noise on a part of them)
+        options: dict = {"num_classes": len(partition.train) if partition else len(scenes.classes)}
         if config.noise == "dependent":
             # a published table where one exists (RNSL paper); elsewhere the general
             # construction from the class confusion of pretrained features
@@ -227,6 +258,8 @@ def prepare_data(
         database_clean=clean,
         database_given=np.asarray(given),
         skipped=skipped,
+        partition=partition,
+        archive_train=archive_train,
     )
 
 
@@ -263,7 +296,7 @@ def build_inputs(config: TrainConfig) -> tuple[RunData, FeatureInputs | ImageInp
             files_key=data.files_key,
             image_size=config.image_size,
             views=run_views(config, data),
-            augmented=data.split.train,
+            augmented=data.augmented,
             device=str(resolve_device(config.device)),
             progress=config.progress,
             engine=config.engine,

@@ -43,6 +43,8 @@ TRAINING_ONLY_FIELDS = (
     "bn_splits",
     "num_workers",
     "progress",
+    "eval_dataset",
+    "eval_root",
 )
 
 

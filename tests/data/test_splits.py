@@ -176,3 +176,58 @@ def test_labelled_subset_on_positions_with_aligned_labels():
         labelled_subset(np.arange(30), labels, 0.0)
     with pytest.raises(ValueError, match="indexable"):
         labelled_subset(np.arange(31), labels, 0.5)
+
+
+# ---- unseen-classes partition ----
+
+CLASSES = tuple(f"class{c:02d}" for c in range(21))
+
+
+def test_the_default_partition_is_the_first_half_of_a_seeded_shuffle():
+    from rsdml.data import partition_classes
+
+    partition = partition_classes(CLASSES, seed=3)
+    shuffled = list(CLASSES)
+    random.Random(3).shuffle(shuffled)
+    assert set(partition.train) == set(shuffled[:10])  # floor(21 / 2)
+    assert partition.train + partition.held_out != CLASSES  # not simply the first classes
+    assert sorted(partition.train + partition.held_out) == list(CLASSES)
+    assert list(partition.train) == sorted(partition.train)  # the archive's order
+    assert partition_classes(CLASSES, seed=3) == partition  # deterministic
+    assert partition_classes(CLASSES, seed=4).train != partition.train
+    assert partition.to_dict()["seed"] == 3
+
+
+def test_named_training_classes_are_checked():
+    from rsdml.data import ClassPartitionError, partition_classes
+
+    named = partition_classes(CLASSES, seed=9, train_classes=["class05", "class01"])
+    assert named.train == ("class01", "class05") and len(named.held_out) == 19
+    assert named.seed is None
+    with pytest.raises(ClassPartitionError, match="unknown training class.*'beach'"):
+        partition_classes(CLASSES, train_classes=["class01", "beach"])
+    with pytest.raises(ClassPartitionError, match="at least 2 held-out"):
+        partition_classes(CLASSES, train_classes=CLASSES[1:])
+    with pytest.raises(ClassPartitionError, match="at least 2 training"):
+        partition_classes(CLASSES[:3], seed=0)  # floor(3 / 2) = 1
+    with pytest.raises(ClassPartitionError, match="named twice"):
+        partition_classes(CLASSES, train_classes=["class01", "class01", "class02"])
+    assert issubclass(ClassPartitionError, UserError)
+
+
+def test_unseen_class_split_keeps_training_images_and_tests_every_held_out_image():
+    from rsdml.data import partition_classes, unseen_class_split
+
+    scenes = scene_list({"a": 20, "b": 30, "c": 20, "d": 10, "e": 20})
+    split = make_split(scenes)
+    partition = partition_classes(scenes.classes, train_classes=["d", "b"])
+    recoded, restricted = unseen_class_split(scenes, split, partition)
+    assert recoded.classes == ("b", "d", "a", "c", "e") and recoded.files == scenes.files
+    names = np.array(recoded.classes)[recoded.labels]
+    assert np.array_equal(names, np.array(scenes.classes)[scenes.labels])  # same class per file
+    trained = np.isin(np.array(scenes.classes)[scenes.labels], ["b", "d"])
+    assert np.array_equal(restricted.train, split.train[trained[split.train]])
+    assert np.array_equal(restricted.val, split.val[trained[split.val]])
+    assert np.array_equal(restricted.test, np.flatnonzero(~trained))
+    assert set(recoded.labels[restricted.train]) == {0, 1}
+    assert set(recoded.labels[restricted.test]) == {2, 3, 4}

@@ -10,6 +10,7 @@ from rsdml.evaluate import (
     METRIC_NAMES,
     clustering_scores,
     evaluate_embeddings,
+    evaluate_leave_one_out,
     knn_accuracy,
     retrieval_scores,
 )
@@ -88,3 +89,54 @@ def test_gpu_and_cpu_agree():
         chunk_size=16,
     )
     assert on_gpu == {name: pytest.approx(value, abs=1e-6) for name, value in on_cpu.items()}
+
+
+def brute_force_leave_one_out(embeddings, labels, **search):
+    """Item i as the one query against every other item, one evaluation per item, averaged."""
+    per_query = []
+    for i in range(len(labels)):
+        others = np.delete(np.arange(len(labels)), i)
+        problem = (embeddings[i : i + 1], labels[i : i + 1], embeddings[others], labels[others])
+        per_query.append(
+            {
+                **knn_accuracy(*problem, device="cpu", **search),
+                **retrieval_scores(*problem, device="cpu", **search),
+            }
+        )
+    return {name: np.mean([scores[name] for scores in per_query]) for name in per_query[0]}
+
+
+@pytest.mark.parametrize("chunk_size", [None, 7])
+def test_leave_one_out_equals_one_evaluation_per_held_out_item(chunk_size):
+    embeddings, labels = class_clusters(6, 45, num_classes=5, noise=1.0)
+    embeddings[10] = embeddings[3]  # an exact duplicate: ties go to the lower index
+    embeddings[11] = embeddings[3]
+    labels[11] = labels[3] + 1
+    labels[44] = 7  # a class of one image: nothing relevant once it is left out
+    scores = evaluate_leave_one_out(
+        embeddings, labels, device="cpu", n_init=2, chunk_size=chunk_size
+    )
+    oracle = brute_force_leave_one_out(embeddings, labels)
+    assert tuple(scores) == METRIC_NAMES
+    for name, value in oracle.items():
+        assert scores[name] == pytest.approx(value, abs=1e-12), name
+    clusters = clustering_scores(embeddings, labels, seed=0, n_init=2)
+    assert {name: scores[name] for name in clusters} == pytest.approx(clusters)
+    # leaving the query in would find it first: a different (better) score
+    kept_in = evaluate_embeddings(embeddings, labels, embeddings, labels, device="cpu", n_init=2)
+    assert kept_in["knn@1"] > scores["knn@1"]
+
+
+def test_leave_one_out_caps_k_at_the_other_items():
+    embeddings, labels = class_clusters(7, 6, num_classes=2)
+    scores = evaluate_leave_one_out(embeddings, labels, device="cpu", n_init=1)
+    oracle = brute_force_leave_one_out(embeddings, labels)  # databases of 5: K capped at 5
+    assert {name: scores[name] for name in oracle} == pytest.approx(oracle, abs=1e-12)
+
+
+def test_leave_one_out_refuses_a_database_that_is_not_the_queries():
+    embeddings, labels = class_clusters(8, 10)
+    with pytest.raises(ValueError, match="row for row"):
+        knn_accuracy(embeddings, labels, embeddings[:9], labels[:9], leave_one_out=True)
+    with pytest.raises(ValueError, match="at least two"):
+        retrieval_scores(embeddings[:1], labels[:1], embeddings[:1], labels[:1], leave_one_out=True)

@@ -268,28 +268,66 @@ def logsumexp_snca(embeddings, labels, indices, memory, memory_labels, sigma, ma
     return -log_p.sum() / len(embeddings)
 
 
-@pytest.mark.parametrize("margin", [0.0, 0.2])
-@pytest.mark.parametrize("seed", range(4))
-def test_snca_gives_the_numbers_of_the_logsumexp_form_bit_for_bit(dtype, seed, margin):
-    """snca_loss keeps excluded entries out of exp (fast on the CPU) without changing a bit of
-    the loss or of its gradient: the study's SNCA results stay reproducible."""
+def snca_and_gradient(form, raw, labels, indices, memory, memory_labels, sigma, margin):
+    leaf = raw.clone().requires_grad_(True)
+    embeddings = torch.nn.functional.normalize(leaf, dim=1)
+    value = form(embeddings, labels, indices, memory, memory_labels, sigma, margin)
+    value.backward()
+    return value.detach(), leaf.grad
+
+
+def random_problem(seed, dtype, unit_memory=True):
     generator = torch.Generator().manual_seed(seed)
     batch, slots, dim = (64, 300, 16) if seed % 2 else (128, 1470, 128)
-    memory = torch.nn.functional.normalize(
-        torch.randn(slots, dim, generator=generator, dtype=dtype), dim=1
-    )
+    memory = torch.randn(slots, dim, generator=generator, dtype=dtype)
+    if unit_memory:
+        memory = torch.nn.functional.normalize(memory, dim=1)
     memory_labels = torch.randint(21, (slots,), generator=generator)
     indices = torch.randperm(slots, generator=generator)[:batch]
     labels = memory_labels[indices].clone()
     labels[:3] = 99  # samples without positives
     raw = torch.randn(batch, dim, generator=generator, dtype=dtype)
-    results = []
-    for form in (snca_loss, logsumexp_snca):
-        leaf = raw.clone().requires_grad_(True)
-        embeddings = torch.nn.functional.normalize(leaf, dim=1)
-        value = form(embeddings, labels, indices, memory, memory_labels, 0.05, margin)
-        value.backward()
-        results.append((value.detach(), leaf.grad))
-    (value, grad), (expected_value, expected_grad) = results
-    assert torch.equal(value, expected_value)
-    assert torch.equal(grad, expected_grad)
+    return raw, labels, indices, memory, memory_labels
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.2])
+@pytest.mark.parametrize("seed", range(4))
+def test_snca_gives_the_numbers_of_the_logsumexp_form(dtype, tol, seed, margin):
+    """snca_loss sums the exponentials per class (one exp over the logits) and agrees with the
+    straightforward masked log-sum-exp form, value and gradient, to float rounding."""
+    problem = random_problem(seed, dtype)
+    value, grad = snca_and_gradient(snca_loss, *problem, 0.05, margin)
+    expected_value, expected_grad = snca_and_gradient(logsumexp_snca, *problem, 0.05, margin)
+    assert value.item() == pytest.approx(expected_value.item(), rel=tol, abs=tol)
+    assert torch.allclose(grad, expected_grad, rtol=tol, atol=tol * expected_grad.abs().max())
+
+
+@pytest.mark.parametrize("sigma", [1e-3, 1e-5])
+def test_logits_wider_than_one_exponential_can_hold_keep_every_term(sigma):
+    """At a tiny temperature (or with an un-normalised memory) a row's logits span more than
+    one shared exponential can hold: the loss falls back to per-sum maxima and stays exact
+    (the class-sum form would lose the positives to underflow and return inf)."""
+    raw, labels, indices, memory, memory_labels = random_problem(1, torch.float32, False)
+    value, grad = snca_and_gradient(
+        snca_loss, raw, labels, indices, memory, memory_labels, sigma, 0
+    )
+    expected = snca_and_gradient(
+        logsumexp_snca, raw, labels, indices, memory, memory_labels, sigma, 0
+    )
+    assert torch.isfinite(value) and torch.isfinite(grad).all()
+    assert torch.equal(value, expected[0])
+    assert torch.equal(grad, expected[1])
+
+
+def test_labels_outside_the_memory_have_no_positive():
+    """A batch label no memory slot holds, and a memory slot with a negative label (a slot not
+    filled), count as no positive, as in the masked form."""
+    raw, labels, indices, memory, memory_labels = random_problem(3, torch.float64)
+    memory_labels = memory_labels.clone()
+    memory_labels[::7] = -1
+    value, grad = snca_and_gradient(snca_loss, raw, labels, indices, memory, memory_labels, 0.1, 0)
+    expected = snca_and_gradient(
+        logsumexp_snca, raw, labels, indices, memory, memory_labels, 0.1, 0
+    )
+    assert value.item() == pytest.approx(expected[0].item(), rel=1e-12)
+    assert torch.allclose(grad, expected[1], rtol=1e-10, atol=1e-12)

@@ -7,7 +7,14 @@ import pytest
 from rsdml.errors import UserError
 from rsdml.models.features import VIEWS
 from rsdml.train import TrainConfig
-from rsdml.train.config import VIEWS_ALL_BELOW_PER_CLASS, ConfigError, frozen_views
+from rsdml.train.config import (
+    FROZEN_DEFAULTS,
+    FROZEN_STEPS,
+    VIEWS_ALL_BELOW_PER_CLASS,
+    ConfigError,
+    frozen_length,
+    frozen_views,
+)
 
 
 def test_frozen_mode_leaves_the_default_views_to_the_size_of_the_archive():
@@ -110,10 +117,85 @@ def test_config_errors_are_user_errors_and_value_errors():
 
 
 def test_patience_defaults_by_mode_and_refuses_a_negative_count():
-    assert TrainConfig(mode="frozen").resolved().patience == 30
+    # frozen mode's length waits for the data (frozen_length), fine-tuning takes the papers'
+    assert TrainConfig(mode="frozen").resolved().patience is None
+    assert TrainConfig(mode="frozen").resolved().epochs is None
     assert TrainConfig(mode="finetune").resolved().patience == 0  # the papers' whole schedule
     assert TrainConfig(patience=5).resolved().patience == 5
     with pytest.raises(ConfigError, match="patience must be 0"):
         TrainConfig(patience=-1).validate()
     # patience changes what a run trains, so it is part of the run's identity
     assert TrainConfig(patience=5).resolved().key() != TrainConfig(patience=6).resolved().key()
+
+
+@pytest.mark.parametrize(
+    ("train_images", "batch_size", "expected"),
+    [
+        # UC Merced's 1,470 training images: 12 steps an epoch, its 100 epochs and 30 unchanged
+        (1470, 128, (100, 30)),
+        # EuroSAT's 18,900: 148 steps, so 1,200 steps are 9 epochs and 360 steps 3
+        (18900, 128, (9, 3)),
+        # a few labelled images: one step an epoch, capped at the epochs and patience chosen on
+        # UC Merced instead of 1,200 epochs
+        (74, 128, (100, 30)),
+        # smaller batches, more steps an epoch: 2,700 images in batches of 64 are 43 steps
+        (2700, 64, (28, 9)),
+    ],
+)
+def test_frozen_length_counts_steps_across_archive_sizes(train_images, batch_size, expected):
+    steps = -(-train_images // batch_size)
+    epochs, patience = frozen_length(None, None, train_images, batch_size)
+    assert (epochs, patience) == expected
+    assert epochs == min(FROZEN_DEFAULTS["epochs"], -(-FROZEN_STEPS // steps))
+    # what is given is kept
+    assert frozen_length(7, 2, train_images, batch_size) == (7, 2)
+
+
+def test_new_fields_at_their_defaults_keep_the_keys_of_recorded_runs():
+    from rsdml.storage import content_key
+    from rsdml.train.config import KEYED_WHEN_SET
+
+    config = TrainConfig(method="arcface", noise="uniform", noise_rate=0.3).resolved()
+    values = config.to_dict()
+    for name in ("progress", "num_workers", "device", "engine", *KEYED_WHEN_SET):
+        values.pop(name)
+    assert config.key() == content_key(values)  # what runs recorded before these fields hold
+    assert TrainConfig(protocol="unseen-classes").key() != TrainConfig().key()
+    assert TrainConfig(eval_dataset="eurosat").key() != TrainConfig().key()
+    unseen = TrainConfig(protocol="unseen-classes")
+    assert TrainConfig(protocol="unseen-classes", class_seed=1).key() != unseen.key()
+    named = TrainConfig(protocol="unseen-classes", train_classes=("beach", "forest"))
+    assert named.key() != unseen.key()
+
+
+def test_train_classes_round_trip_as_a_tuple():
+    config = TrainConfig(protocol="unseen-classes", train_classes=["b", "a"])
+    again = TrainConfig.from_dict(config.to_dict()).resolved()
+    assert again.train_classes == ("b", "a")
+    assert again.key() == config.resolved().key()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"protocol": "unseen"}, "protocol must be one of .*did you mean 'unseen-classes'"),
+        ({"train_classes": ("a", "b")}, "add --protocol unseen-classes"),
+        ({"class_seed": 3}, "add --protocol unseen-classes"),
+        ({"protocol": "unseen-classes", "train_classes": ("a",)}, "at least 2 classes"),
+        (
+            {"protocol": "unseen-classes", "noise": "dependent", "noise_rate": 0.3},
+            "use uniform or pairflip",
+        ),
+        ({"protocol": "unseen-classes", "unlabelled_pool": "test"}, "held-out classes"),
+        ({"protocol": "unseen-classes", "database_labels": "noisy"}, "clean labels"),
+        ({"eval_root": "/data"}, "without eval_dataset"),
+    ],
+)
+def test_protocol_options_that_cannot_work_are_refused_in_one_line(values, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        TrainConfig(**values).validate()
+    assert "\n" not in str(caught.value)
+
+
+def test_uniform_noise_is_accepted_under_unseen_classes():
+    TrainConfig(protocol="unseen-classes", noise="pairflip", noise_rate=0.2).validate()

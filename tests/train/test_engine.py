@@ -224,7 +224,8 @@ def test_an_effective_run_records_no_warnings(capsys):
 )
 def test_training_that_changes_nothing_is_reported(tmp_path, capsys, overrides, cause):
     metrics = fit(tiny_config("nsl", epochs=2, **overrides), out=tmp_path / "run")
-    assert metrics["test"] == metrics["untrained"]  # what the warning is about
+    # what the warning is about: the test kNN accuracies are the untrained ones
+    assert {name: metrics["test"][name] for name in metrics["untrained"]} == metrics["untrained"]
     (message,) = metrics["warnings"]
     assert "changed nothing" in message and cause in message
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["warnings"] == [message]
@@ -347,3 +348,72 @@ def test_the_patience_rule_counts_epochs_since_the_best():
     assert patience_ran_out(5, 2, 3) and not patience_ran_out(4, 2, 3)
     assert not patience_ran_out(100, 1, 0) and not patience_ran_out(100, 1, None)
     assert not patience_ran_out(0, -1, 1)  # nothing has run yet: no best to count from
+
+
+# ---- the unseen-classes protocol ----
+
+
+def test_held_out_classes_never_reach_training_or_model_selection(monkeypatch):
+    from rsdml.train import engine
+
+    trainer = Trainer(tiny_config("nsl", epochs=3, protocol="unseen-classes"))
+    data = trainer.data
+    trained = len(data.partition.train)
+    assert trained == 2 and data.num_classes == 2  # floor(5 / 2) of the tiny scenes
+    labels = data.scenes.labels
+    assert labels[data.train].max() < trained and labels[data.split.val].max() < trained
+    assert labels[data.split.test].min() >= trained
+    assert len(data.split.test) == 3 * TINY["images_per_class"]  # every held-out image
+    batches, selections = [], []
+    original_batch = Trainer._batch
+
+    def spy_batch(self, positions):
+        batches.append(self.data.train[positions.numpy()])
+        return original_batch(self, positions)
+
+    def spy_knn(query, query_labels, database, database_labels, *args, **kwargs):
+        selections.append((np.asarray(query_labels), np.asarray(database_labels)))
+        return original_knn(query, query_labels, database, database_labels, *args, **kwargs)
+
+    original_knn = engine.knn_accuracy
+    monkeypatch.setattr(Trainer, "_batch", spy_batch)
+    monkeypatch.setattr(engine, "knn_accuracy", spy_knn)
+    trainer._train_epoch(0)
+    trainer._validate()
+    assert batches and all(labels[indices].max() < trained for indices in batches)
+    assert selections and all(
+        q.max() < trained and d.max() < trained for q, d in selections
+    )  # validation queries and database: training classes alone
+
+
+def test_unseen_classes_partition_is_saved_and_test_is_leave_one_out(tmp_path):
+    from rsdml.evaluate import evaluate_leave_one_out
+
+    out = tmp_path / "run"
+    metrics = fit(tiny_config("nsl", epochs=3, protocol="unseen-classes", class_seed=1), out=out)
+    protocol = metrics["protocol"]
+    assert protocol["name"] == "unseen-classes" and protocol["seed"] == 1
+    assert len(protocol["train"]) == 2 and len(protocol["held_out"]) == 3
+    assert metrics["classes"] == protocol["train"] + protocol["held_out"]
+    split = json.loads((out / "split.json").read_text())
+    assert split["class_partition"] == {k: protocol[k] for k in ("train", "held_out", "seed")}
+    again = fit(tiny_config("nsl", epochs=3, protocol="unseen-classes", class_seed=1))
+    assert again["protocol"] == protocol and again["test"] == metrics["test"]
+    # the test metrics: the held-out images against each other, leave-one-out, by hand
+    arrays = np.load(out / "embeddings.npz")
+    assert set(arrays["test_labels"]) == {2, 3, 4}
+    expected = evaluate_leave_one_out(arrays["test"], arrays["test_labels"], device="cpu")
+    assert metrics["test"] == pytest.approx(expected, abs=1e-9)
+    assert set(metrics["untrained"]) == {"knn@1", "knn@5", "knn@10"}
+    # named training classes choose the partition; a standard run's numbers have no protocol
+    named = fit(tiny_config("nsl", epochs=1, protocol="unseen-classes",
+                            train_classes=tuple(protocol["held_out"][:2])))  # fmt: skip
+    assert named["protocol"]["train"] == protocol["held_out"][:2]
+    assert "protocol" not in fit(tiny_config("nsl", epochs=1))
+
+
+def test_an_unknown_training_class_is_one_user_error():
+    from rsdml.errors import UserError
+
+    with pytest.raises(UserError, match="unknown training class.*'airport'.*the classes are"):
+        Trainer(tiny_config("nsl", protocol="unseen-classes", train_classes=("airport", "x")))
