@@ -9,14 +9,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import torch
-
-from rsdml.data import make_split
-from rsdml.evaluate import evaluate_embeddings
-from rsdml.models import defer_backbone
 from rsdml.runtime import fixed_threads
-from rsdml.train.inputs import plain_features
-from rsdml.train.prepare import load_scene_images
+from rsdml.train.prepare import archive_features
 
 
 def evaluate_backbone(
@@ -44,34 +38,20 @@ def evaluate_backbone(
     a reference. ``engine`` computes missing features (:func:`rsdml.models.engines.choose_engine`);
     the network is built only if some are missing.
     """
-    loaded = load_scene_images(
+    archive = archive_features(
         dataset,
         root,
         image_size,
+        backbone=backbone,
+        pretrained=pretrained,
+        weights=weights,
+        fractions=fractions,
+        split_seed=split_seed,
+        device=device,
+        progress=progress,
+        engine=engine,
         dataset_options=dataset_options,
         download=download,
-        progress=progress,
     )
-    scenes = loaded.scenes
-    split = make_split(scenes, fractions=fractions, seed=split_seed)
-    model = defer_backbone(backbone, pretrained=pretrained, weights=weights)
-    # The training engine's own path to the plain features, so both share one cache entry; with
-    # the runs' thread count, so the entry does not depend on which command computed it first.
-    with fixed_threads():
-        features = plain_features(
-            model,
-            loaded.images,
-            files_key=loaded.images_key,
-            image_size=image_size,
-            device=device,
-            progress=progress,
-            engine=engine,
-        )
-        features = torch.nn.functional.normalize(features.float(), dim=1)
-        return evaluate_embeddings(
-            features[split.test],
-            scenes.labels[split.test],
-            features[split.train],
-            scenes.labels[split.train],
-            device=device,
-        )
+    with fixed_threads():  # the runs' thread count for the evaluation too
+        return archive.frozen_metrics(device)

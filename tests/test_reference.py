@@ -12,6 +12,7 @@ from PIL import Image
 from torch import nn
 
 import rsdml.reference as reference
+import rsdml.train.prepare as prepare
 
 SIZE = 8
 
@@ -21,7 +22,8 @@ def trunk(tmp_path, monkeypatch, flatten_backbone) -> nn.Module:
     monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("RSDML_PROGRESS", "0")
     shared = flatten_backbone(SIZE)
-    monkeypatch.setattr(reference, "defer_backbone", lambda *args, **kwargs: shared)
+    # the backbone is built where the archive's features are computed (archive_features)
+    monkeypatch.setattr(prepare, "defer_backbone", lambda *args, **kwargs: shared)
     return shared.trunk
 
 

@@ -30,9 +30,9 @@ from rsdml.data import (
     unseen_class_split,
 )
 from rsdml.data.images import DecodedImages, check_on_error, load_cached_images
-from rsdml.evaluate import top_k
+from rsdml.evaluate import evaluate_embeddings, top_k
 from rsdml.models import Backbone, DeferredBackbone, defer_backbone
-from rsdml.runtime import resolve_device
+from rsdml.runtime import fixed_threads, resolve_device
 from rsdml.storage import note
 from rsdml.train.config import TrainConfig, frozen_views
 from rsdml.train.inputs import FeatureInputs, ImageInputs, plain_features
@@ -138,6 +138,70 @@ def load_scene_images(
             f"that could not be decoded (on_error=skip), e.g. {loaded.skipped[0]}"
         )
     return SceneImages(scenes, loaded.array, loaded.key, [str(p) for p in loaded.skipped])
+
+
+class ArchiveFeatures(NamedTuple):
+    """An archive's scenes and decoded images, its split, and the plain backbone features of
+    every image: what ``rsdml embed-eval`` evaluates and what a transfer target is scored on."""
+
+    loaded: SceneImages
+    split: Split
+    features: torch.Tensor
+
+    def frozen_metrics(self, device: str | torch.device = "auto") -> dict[str, float]:
+        """Every metric of the L2-normalised features alone: the test split's images as queries
+        against the train split's, with the archive's labels."""
+        features = torch.nn.functional.normalize(self.features.float(), dim=1)
+        labels = self.loaded.scenes.labels
+        test, train = self.split.test, self.split.train
+        return evaluate_embeddings(
+            features[test], labels[test], features[train], labels[train], device=device
+        )
+
+
+def archive_features(
+    dataset: str,
+    root: str | os.PathLike | None,
+    image_size: int,
+    *,
+    backbone: str,
+    pretrained: bool = True,
+    weights: str | None = None,
+    fractions: tuple[float, float, float] = (0.7, 0.1, 0.2),
+    split_seed: int = 42,
+    device: str = "auto",
+    progress: bool | None = None,
+    engine: str = "auto",
+    dataset_options: Mapping[str, Any] | None = None,
+    download: bool = False,
+) -> ArchiveFeatures:
+    """An archive's split and the plain features of its images, through the feature cache.
+
+    The training runs' own path to the plain features, with their thread count, so that every
+    command shares one cache entry whichever computed it first; the network is built only if
+    some features are missing.
+    """
+    loaded = load_scene_images(
+        dataset,
+        root,
+        image_size,
+        dataset_options=dataset_options,
+        download=download,
+        progress=progress,
+    )
+    split = make_split(loaded.scenes, fractions=fractions, seed=split_seed)
+    model = defer_backbone(backbone, pretrained=pretrained, weights=weights)
+    with fixed_threads():
+        features = plain_features(
+            model,
+            loaded.images,
+            files_key=loaded.images_key,
+            image_size=image_size,
+            device=device,
+            progress=progress,
+            engine=engine,
+        )
+    return ArchiveFeatures(loaded, split, features)
 
 
 class RunImages(NamedTuple):

@@ -19,13 +19,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from rsdml.data import load_scene_list, make_split
+from rsdml.data import load_scene_list
 from rsdml.evaluate import evaluate_embeddings
-from rsdml.models import defer_backbone
 from rsdml.train.config import TrainConfig
 from rsdml.train.evaluation import embed
-from rsdml.train.inputs import FeatureInputs, ImageInputs, plain_features
-from rsdml.train.prepare import load_scene_images
+from rsdml.train.inputs import FeatureInputs, ImageInputs
+from rsdml.train.prepare import archive_features
 
 
 def target_root(config: TrainConfig) -> str | None:
@@ -57,26 +56,20 @@ def transfer_metrics(config: TrainConfig, model: nn.Module, device: torch.device
     """
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        loaded = load_scene_images(
+        target = archive_features(
             config.eval_dataset,
             target_root(config),
             config.image_size,
-            progress=config.progress,
-        )
-        scenes = loaded.scenes
-        split = make_split(scenes, fractions=config.fractions, seed=config.split_seed)
-        backbone = defer_backbone(
-            config.backbone, pretrained=config.pretrained, weights=config.weights
-        )
-        features = plain_features(
-            backbone,
-            loaded.images,
-            files_key=loaded.images_key,
-            image_size=config.image_size,
+            backbone=config.backbone,
+            pretrained=config.pretrained,
+            weights=config.weights,
+            fractions=config.fractions,
+            split_seed=config.split_seed,
             device=str(device),
             progress=config.progress,
             engine=config.engine,
         )
+    scenes, split, features = target.loaded.scenes, target.split, target.features
     inputs: FeatureInputs | ImageInputs
     if config.mode == "frozen":
         # what the head reads in a run: the plain features, layer-normalised once when the
@@ -85,11 +78,10 @@ def transfer_metrics(config: TrainConfig, model: nn.Module, device: torch.device
         if config.layernorm:
             inputs = inputs.layer_normalised()
     else:
-        inputs = ImageInputs(loaded.images, config.image_size)
+        inputs = ImageInputs(target.loaded.images, config.image_size)
     labels = scenes.labels
     database = embed(model, inputs, split.train, device).embedding
     queries = embed(model, inputs, split.test, device).embedding
-    frozen = torch.nn.functional.normalize(features.float(), dim=1)
     return {
         "dataset": scenes.name,
         "root": str(scenes.root),
@@ -106,12 +98,6 @@ def transfer_metrics(config: TrainConfig, model: nn.Module, device: torch.device
             seed=config.seed,
             device=device,
         ),
-        # K-means seeded as `rsdml embed-eval` seeds it, so the two agree
-        "frozen": evaluate_embeddings(
-            frozen[split.test],
-            labels[split.test],
-            frozen[split.train],
-            labels[split.train],
-            device=device,
-        ),
+        # the frozen features alone, as `rsdml embed-eval` evaluates them
+        "frozen": target.frozen_metrics(device),
     }
