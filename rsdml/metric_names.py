@@ -18,6 +18,16 @@ METRIC_NAMES: tuple[str, ...] = (
     *(f"map@{k}" for k in RETRIEVAL_KS),
     *(f"p@{k}" for k in RETRIEVAL_KS),
 )
+#: The Recall@K cut-offs of the deep-metric-learning benchmarks (CUB-200, Cars-196, SOP).
+RECALL_KS = (1, 2, 4, 8)
+#: The retrieval metrics of those benchmarks (Musgrave, Belongie and Lim, "A Metric Learning
+#: Reality Check", ECCV 2020), which score classes never trained on: MAP@R, R-precision and
+#: Recall@K (a query counts when one of its first K results is relevant).
+DML_METRICS: tuple[str, ...] = ("map@r", "r_precision", *(f"recall@{k}" for k in RECALL_KS))
+#: Every metric name rsdml reports, each a fraction in [0, 1] (tables show percentages), in table
+#: order. A leave-one-out evaluation (the unseen-classes protocol) returns all of them, so that
+#: its numbers read against both literatures.
+ALL_METRICS: tuple[str, ...] = (*METRIC_NAMES, *DML_METRICS)
 #: The metrics the reproduced papers report: the short tables (``results_paper.*``, the training
 #: notebook's summary) show these.
 PAPER_METRICS: tuple[str, ...] = (

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from rsdml.metric_names import METRIC_NAMES
+from rsdml.metric_names import ALL_METRICS
 from rsdml.storage import atomic_write_text
 
 __all__ = [
@@ -45,7 +45,8 @@ __all__ = [
 KEY_COLUMNS: tuple[str, ...] = ("method", "setting", "n_seeds")
 
 _RECORD_KEYS = frozenset({"method", "setting", "seed"})
-_LABEL_PREFIXES = {"knn": "kNN", "map": "mAP", "p": "P"}
+_LABEL_PREFIXES = {"knn": "kNN", "map": "mAP", "p": "P", "recall": "Recall"}
+_LABELS = {"map": "mAP", "map@r": "MAP@R", "r_precision": "R-precision"}
 _UPPER_CASE = {"acc", "nmi", "ari"}
 
 Layout = Literal["auto", "long", "wide"]
@@ -55,8 +56,8 @@ def metric_label(name: str) -> str:
     """How a metric name is printed in tables and axis labels (``"map@20"`` -> ``"mAP@20"``)."""
     if name in _UPPER_CASE:
         return name.upper()
-    if name == "map":
-        return "mAP"
+    if name in _LABELS:
+        return _LABELS[name]
     head, sep, tail = name.partition("@")
     if sep and head in _LABEL_PREFIXES:
         return f"{_LABEL_PREFIXES[head]}@{tail}"
@@ -85,8 +86,8 @@ def _record_metrics(records: Sequence[Mapping[str, Any]]) -> list[str]:
                 continue
             numeric[key] = numeric.get(key, True) and (value is None or _is_number(value))
     names = [key for key, is_numeric in numeric.items() if is_numeric]
-    return [name for name in METRIC_NAMES if name in names] + [
-        name for name in names if name not in METRIC_NAMES
+    return [name for name in ALL_METRICS if name in names] + [
+        name for name in names if name not in ALL_METRICS
     ]
 
 
@@ -110,7 +111,7 @@ def summarise(
             in order of first appearance.
         setting_order: the same for settings (rows are grouped by setting, then method).
         metrics: which metrics to summarise; default every numeric key of the records
-            (the study's metrics first in :data:`METRIC_NAMES`, then any others).
+            (the study's metrics first in :data:`ALL_METRICS`, then any others).
 
     Returns:
         A frame with columns ``method``, ``setting``, ``n_seeds``, then ``<metric>_mean`` and
@@ -225,7 +226,7 @@ _Cell = tuple[float, float, bool, bool]
 
 def _display_value(name: str, value: float) -> float:
     """Percent for the study's metrics (fractions), the raw value for anything else."""
-    return 100.0 * value if name in METRIC_NAMES else value
+    return 100.0 * value if name in ALL_METRICS else value
 
 
 def _cells(frame: pd.DataFrame, names: Sequence[str]) -> dict[tuple[int, str], _Cell]:
@@ -239,7 +240,7 @@ def _cells(frame: pd.DataFrame, names: Sequence[str]) -> dict[tuple[int, str], _
             }
             finite = [value for value in shown.values() if math.isfinite(value)]
             # Every study metric is higher-is-better; ties at the printed precision are all bold.
-            best = max(finite) if finite and name in METRIC_NAMES else None
+            best = max(finite) if finite and name in ALL_METRICS else None
             for index in block.index:
                 std = _display_value(name, float(block.at[index, f"{name}_std"]))
                 with_std = int(block.at[index, "n_seeds"]) > 1 and math.isfinite(std)
@@ -297,7 +298,7 @@ def _note(frame: pd.DataFrame, names: Sequence[str]) -> str:
     else:
         seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
         spread = f"mean ± sample std over {seeds} seeds"
-    units = " in %" if any(name in METRIC_NAMES for name in names) else ""
+    units = " in %" if any(name in ALL_METRICS for name in names) else ""
     return f"Values: {spread}{units}; bold: best per setting."
 
 

@@ -595,3 +595,40 @@ def test_every_plot_saves_valid_files(tmp_path: Path) -> None:
         assert png.read_bytes().startswith(PNG_MAGIC), name
         assert pdf.read_bytes().startswith(PDF_MAGIC), name
         assert png.stat().st_size > 1000 and pdf.stat().st_size > 1000, name
+
+
+def test_plot_method_scores_draws_each_panel_with_its_reference() -> None:
+    panels = {
+        "ucmerced": {"nsl": (0.41, 0.01), "snca_mb": (0.45, 0.02), "ce": (0.40, 0.0)},
+        "eurosat": {"nsl": (0.50, 0.03)},
+    }
+    fig = plots.plot_method_scores(
+        panels, "map@r", references={"ucmerced": (0.53, 0.01)}, reference_label="frozen"
+    )
+    axes = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in axes] == ["ucmerced", "eurosat"]
+    # methods top down in the order given, x in percent
+    labels = [tick.get_text() for tick in axes[0].get_yticklabels()]
+    assert labels == ["nsl", "snca_mb", "ce"]
+    assert axes[0].get_xlabel() == "MAP@R (%)"
+    (dots,) = [line for line in axes[0].lines if line.get_marker() == "o"]
+    assert np.allclose(dots.get_xdata(), [41.0, 45.0, 40.0])
+    assert np.allclose(dots.get_ydata(), [2, 1, 0])  # nsl at the top
+    # the reference line in the first panel only, at 53 %
+    dashed = [line for line in axes[0].lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1 and np.allclose(dashed[0].get_xdata(), 53.0)
+    assert not [line for line in axes[1].lines if line.get_linestyle() == "--"]
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("panels", "message"),
+    [
+        ({}, "at least one panel"),
+        ({"a": {}}, "at least one panel"),
+        ({"a": {"m": (42.0, 1)}}, "fractions"),
+    ],
+)
+def test_plot_method_scores_rejects_bad_input(panels: Any, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        plots.plot_method_scores(panels, "map@r")

@@ -32,7 +32,7 @@ from rsdml.evaluate.retrieval import (
     retrieval_scores,
 )
 from rsdml.evaluate.search import DEFAULT_MEMORY_MB, ArrayLike, top_k
-from rsdml.metric_names import KNN_KS, METRIC_NAMES, RETRIEVAL_KS
+from rsdml.metric_names import ALL_METRICS, KNN_KS, METRIC_NAMES, RETRIEVAL_KS
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
@@ -130,14 +130,16 @@ def evaluate_leave_one_out(
     memory_mb: float = DEFAULT_MEMORY_MB,
     chunk_size: int | None = None,
 ) -> dict[str, float]:
-    """Every metric of :data:`METRIC_NAMES` with each embedding a query against all the others.
+    """Every metric of :data:`~rsdml.metric_names.ALL_METRICS` with each embedding a query
+    against all the others.
 
     The protocol of the deep-metric-learning benchmarks on unseen classes (Musgrave et al.,
     "A Metric Learning Reality Check", ECCV 2020): there is no separate database, so item i is
     scored against the N - 1 items other than itself (kNN and retrieval, with the conventions of
     :func:`evaluate_embeddings`; K is capped at N - 1), and K-means clusters all N embeddings
     against ``labels``. The numbers equal N separate evaluations of one query against the other
-    items (tested against that brute force).
+    items (tested against that brute force). Besides the study's metrics it reports the
+    benchmarks' MAP@R, R-precision and Recall@K (:data:`~rsdml.metric_names.DML_METRICS`).
 
     Args:
         embeddings: (N, D) embeddings, numpy or torch; N >= 2.
@@ -146,7 +148,8 @@ def evaluate_leave_one_out(
             :func:`evaluate_embeddings`.
 
     Returns:
-        ``{name: value}`` in the order of :data:`METRIC_NAMES`, Python floats.
+        ``{name: value}`` in the order of :data:`~rsdml.metric_names.ALL_METRICS`, Python
+        floats.
     """
     search = {
         "normalize": normalize,
@@ -161,5 +164,5 @@ def evaluate_leave_one_out(
     scores.update(
         clustering_scores(embeddings, labels, seed=seed, n_init=n_init, normalize=normalize)
     )
-    scores.update(retrieval_scores(*problem, RETRIEVAL_KS, **search))
-    return {name: float(scores[name]) for name in METRIC_NAMES}
+    scores.update(retrieval_scores(*problem, RETRIEVAL_KS, benchmark_metrics=True, **search))
+    return {name: float(scores[name]) for name in ALL_METRICS}

@@ -14,7 +14,9 @@ notebooks stay short and every figure of the study looks the same:
 - :mod:`~rsdml.plots.rank`: :func:`plot_singular_values`, :func:`plot_rank_over_training`;
 - :mod:`~rsdml.plots.curves`: :func:`plot_pr_curves`, :func:`plot_learning_curves`,
   :func:`plot_metric_by_rate`;
-- :mod:`~rsdml.plots.retrieval`: :func:`plot_retrieval_gallery`.
+- :mod:`~rsdml.plots.retrieval`: :func:`plot_retrieval_gallery`;
+- :mod:`~rsdml.plots.scores`: :func:`plot_method_scores` (one metric per method, against a
+  reference such as the frozen features).
 
 Figures are created through pyplot (so notebooks show them inline); closing them is the
 caller's decision (``plt.close(fig)``), never :func:`save_figure`'s.
@@ -37,6 +39,7 @@ from rsdml.plots.lines import (
 )
 from rsdml.plots.rank import plot_rank_over_training, plot_singular_values
 from rsdml.plots.retrieval import CORRECT_COLOUR, WRONG_COLOUR, plot_retrieval_gallery
+from rsdml.plots.scores import plot_method_scores
 from rsdml.plots.style import (
     DOUBLE_COLUMN,
     FONT_SIZE,
@@ -66,6 +69,7 @@ __all__ = [
     "plot_class_examples",
     "plot_embedding_2d",
     "plot_learning_curves",
+    "plot_method_scores",
     "plot_metric_by_rate",
     "plot_pr_curves",
     "plot_projections",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from rsdml.metric_names import METRIC_NAMES
+from rsdml.metric_names import ALL_METRICS
 from rsdml.plots.lines import check_series, plot_lines
 from rsdml.plots.style import finish_axes, style_context, to_numpy
 from rsdml.tables import metric_label
@@ -127,7 +127,7 @@ def plot_learning_curves(
         ValueError: when a study metric has values outside [0, 1] (pass fractions, not percent).
     """
     check_series(curves, "curves")
-    percent = metric in METRIC_NAMES
+    percent = metric in ALL_METRICS
     series = {}
     for name, values in curves.items():
         values = np.asarray(values, dtype=float)

@@ -7,6 +7,7 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
+from rsdml.evaluate import retrieval
 from rsdml.evaluate.retrieval import (
     RankedHits,
     _rank_keys,
@@ -144,6 +145,31 @@ def test_duplicated_database_rows_tie_and_are_ranked_by_index():
         assert scores[name] == pytest.approx(value, abs=1e-12), name
 
 
+@pytest.mark.parametrize("max_tied_pairs", [0, 10**9])
+def test_collapsed_embeddings_rank_by_index_either_way(monkeypatch, max_tied_pairs):
+    """Every database row the same (a collapsed model): all similarities tie, so the ranking
+    is the database order; ranked by integer keys (limit 0) or by the per-pair tie count."""
+    monkeypatch.setattr(retrieval, "MAX_TIED_PAIRS_PER_ROW", max_tied_pairs)
+    monkeypatch.setattr(retrieval, "TIE_BLOCK", 7)  # several blocks a chunk
+    rng = np.random.default_rng(3)
+    # a unit axis: every similarity is the query's first coordinate, exactly, whatever order
+    # the matrix product sums in (rows of another vector can differ in the last bit)
+    database = np.tile([1.0, 0.0, 0.0, 0.0], (90, 1))
+    database_labels = rng.integers(0, 3, size=90)
+    query, query_labels = rng.normal(size=(12, 4)), rng.integers(0, 3, size=12)
+    problem = (query, query_labels, database, database_labels)
+    expected = brute_force_scores(brute_force_rankings(*problem), KS)
+    scores = retrieval_scores(*problem, KS, device="cpu", chunk_size=5)
+    assert scores == pytest.approx(expected, abs=1e-12)
+
+
+def test_integer_keys_and_float_ranking_agree_on_random_data(monkeypatch, random_problem):
+    fast = retrieval_scores(*random_problem, KS, device="cpu", benchmark_metrics=True)
+    monkeypatch.setattr(retrieval, "MAX_TIED_PAIRS_PER_ROW", -1)  # every chunk by integer keys
+    exact = retrieval_scores(*random_problem, KS, device="cpu", benchmark_metrics=True)
+    assert fast == exact
+
+
 def test_rank_keys_order_by_similarity_then_index():
     # Negative values, both zeros and repeated values: the keys must sort exactly like
     # (-similarity, index).
@@ -178,6 +204,57 @@ def test_hand_computed_average_precision():
     torch.testing.assert_close(
         hits.precision_at(2), torch.tensor([0.5, 0.0, 0.5], dtype=torch.float64)
     )
+
+
+def test_hand_computed_benchmark_metrics():
+    relevance = torch.tensor([[1, 0, 1, 0, 0], [0, 0, 0, 0, 0], [0, 1, 1, 1, 1]], dtype=torch.bool)
+    hits = RankedHits.from_relevance(relevance)
+    # MAP@R: row 0 has R = 2 and one hit within its first two ranks (P = 1 at rank 1): 1/2;
+    # row 2 has R = 4, hits at ranks 2, 3, 4: (1/2 + 2/3 + 3/4) / 4.
+    torch.testing.assert_close(
+        hits.map_at_r(), torch.tensor([0.5, 0.0, (1 / 2 + 2 / 3 + 3 / 4) / 4], dtype=torch.float64)
+    )
+    # R-precision: 1 of the first 2, nothing, 3 of the first 4.
+    torch.testing.assert_close(
+        hits.r_precision(), torch.tensor([0.5, 0.0, 0.75], dtype=torch.float64)
+    )
+    # Recall@K: a relevant item among the first K.
+    torch.testing.assert_close(
+        hits.recall_at(1), torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64)
+    )
+    torch.testing.assert_close(
+        hits.recall_at(2), torch.tensor([1.0, 0.0, 1.0], dtype=torch.float64)
+    )
+    torch.testing.assert_close(hits.recall_at(99), hits.recall_at(5))
+
+
+def brute_force_benchmark_scores(relevance_lists):
+    """MAP@R, R-precision and Recall@1/2/4/8 with loops over each relevance list."""
+    totals = {"map@r": 0.0, "r_precision": 0.0, **{f"recall@{k}": 0.0 for k in (1, 2, 4, 8)}}
+    for relevant in relevance_lists:
+        r = sum(relevant)
+        if r:
+            first_r = relevant[:r]
+            totals["map@r"] += (
+                sum(sum(first_r[: i + 1]) / (i + 1) for i in range(r) if first_r[i]) / r
+            )
+            totals["r_precision"] += sum(first_r) / r
+        for k in (1, 2, 4, 8):
+            totals[f"recall@{k}"] += float(any(relevant[:k]))
+    return {name: value / len(relevance_lists) for name, value in totals.items()}
+
+
+@pytest.mark.parametrize("chunk_size", [None, 7])
+def test_benchmark_metrics_match_brute_force_loops(random_problem, chunk_size):
+    expected = brute_force_benchmark_scores(brute_force_rankings(*random_problem))
+    scores = retrieval_scores(
+        *random_problem, KS, device="cpu", chunk_size=chunk_size, benchmark_metrics=True
+    )
+    for name, value in expected.items():
+        assert scores[name] == pytest.approx(value, abs=1e-12), name
+    # the study's metrics are the same with or without them
+    plain = retrieval_scores(*random_problem, KS, device="cpu", chunk_size=chunk_size)
+    assert {name: scores[name] for name in plain} == plain
 
 
 def test_perfect_and_worst_rankings():
@@ -284,6 +361,10 @@ def test_cross_check_with_pytorch_metric_learning(random_problem):
     assert torch.cat(at_r).mean().item() == pytest.approx(
         reference["mean_average_precision_at_r"], abs=1e-9
     )
+    benchmark = retrieval_scores(
+        query, query_labels, database, database_labels, (1,), benchmark_metrics=True
+    )
+    assert benchmark["map@r"] == pytest.approx(reference["mean_average_precision_at_r"], abs=1e-9)
 
 
 def test_bad_cutoffs_raise():
