@@ -29,7 +29,7 @@ from rsdml.metric_names import DML_METRICS
 from rsdml.report import Run, find_runs, study_settings
 from rsdml.tables import summarise, write_tables
 from rsdml.train.config import TrainConfig
-from rsdml.train.prepare import archive_features
+from rsdml.train.prepare import archive_features_for
 
 #: The row of the frozen backbone features in both tables.
 FROZEN_FEATURES = "frozen features"
@@ -79,18 +79,11 @@ class FrozenHeldOut:
         """The archive's plain backbone features, in the run's image order."""
         key = _archive_key(config)
         if key not in self._features:
-            self._features[key] = archive_features(
+            self._features[key] = archive_features_for(
+                config,
                 config.dataset,
                 config.root,
-                config.image_size,
-                backbone=config.backbone,
-                pretrained=config.pretrained,
-                weights=config.weights,
-                fractions=config.fractions,
-                split_seed=config.split_seed,
                 device=str(self.device),
-                progress=config.progress,
-                engine=config.engine,
                 dataset_options=config.dataset_options,
             ).features
         return self._features[key]

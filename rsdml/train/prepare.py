@@ -204,6 +204,32 @@ def archive_features(
     return ArchiveFeatures(loaded, split, features)
 
 
+def archive_features_for(
+    config: TrainConfig,
+    dataset: str,
+    root: str | os.PathLike | None,
+    *,
+    device: str = "auto",
+    dataset_options: Mapping[str, Any] | None = None,
+) -> ArchiveFeatures:
+    """:func:`archive_features` of ``dataset`` as a run with ``config`` sees an archive: its
+    backbone, weights, image size, split rule and engine (the run's own archive, or another)."""
+    return archive_features(
+        dataset,
+        root,
+        config.image_size,
+        backbone=config.backbone,
+        pretrained=config.pretrained,
+        weights=config.weights,
+        fractions=config.fractions,
+        split_seed=config.split_seed,
+        device=device,
+        progress=config.progress,
+        engine=config.engine,
+        dataset_options=dataset_options,
+    )
+
+
 class RunImages(NamedTuple):
     """What :func:`load_run_images` returns."""
 

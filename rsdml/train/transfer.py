@@ -24,7 +24,7 @@ from rsdml.evaluate import evaluate_embeddings
 from rsdml.train.config import TrainConfig
 from rsdml.train.evaluation import embed
 from rsdml.train.inputs import FeatureInputs, ImageInputs
-from rsdml.train.prepare import ArchiveFeatures, archive_features
+from rsdml.train.prepare import ArchiveFeatures, archive_features_for
 
 
 def target_root(config: TrainConfig) -> str | None:
@@ -56,18 +56,8 @@ def transfer_metrics(config: TrainConfig, model: nn.Module, device: torch.device
     """
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
-        target = archive_features(
-            config.eval_dataset,
-            target_root(config),
-            config.image_size,
-            backbone=config.backbone,
-            pretrained=config.pretrained,
-            weights=config.weights,
-            fractions=config.fractions,
-            split_seed=config.split_seed,
-            device=str(device),
-            progress=config.progress,
-            engine=config.engine,
+        target = archive_features_for(
+            config, config.eval_dataset, target_root(config), device=str(device)
         )
     scenes, split, features = target.loaded.scenes, target.split, target.features
     inputs: FeatureInputs | ImageInputs
