@@ -25,16 +25,17 @@ import torch
 
 from rsdml.evaluate import evaluate_leave_one_out
 from rsdml.losses import available
-from rsdml.metric_names import DML_METRICS
 from rsdml.report import Run, find_runs, study_settings
 from rsdml.tables import summarise, write_tables
 from rsdml.train.config import TrainConfig
-from rsdml.train.prepare import archive_features_for
+from rsdml.train.prepare import archive_features_for, features_identity
 
 #: The row of the frozen backbone features in both tables.
 FROZEN_FEATURES = "frozen features"
 #: The metrics of the short unseen-classes table: the benchmarks' and the study's headline ones.
-UNSEEN_TABLE_METRICS: tuple[str, ...] = (*DML_METRICS[:3], "knn@10", "map@20", "nmi")
+UNSEEN_TABLE_METRICS: tuple[str, ...] = (
+    "map@r", "r_precision", "recall@1", "knn@10", "map@20", "nmi",
+)  # fmt: skip
 #: The metric of the transfer table.
 TRANSFER_METRIC = "knn@10"
 
@@ -53,17 +54,7 @@ def _run_config(run: Run) -> TrainConfig:
 
 def _archive_key(config: TrainConfig) -> tuple[Any, ...]:
     """What the plain features of an archive depend on (the feature cache's own key aside)."""
-    return (
-        config.dataset,
-        config.root,
-        config.image_size,
-        config.backbone,
-        config.pretrained,
-        config.weights,
-        repr(config.dataset_options),
-        config.fractions,
-        config.split_seed,
-    )
+    return (config.dataset, config.root, repr(config.dataset_options), *features_identity(config))
 
 
 class FrozenHeldOut:

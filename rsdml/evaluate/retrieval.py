@@ -51,7 +51,7 @@ from rsdml.evaluate.search import (
     exclude_self,
     iter_chunks,
 )
-from rsdml.metric_names import RECALL_KS, RETRIEVAL_KS
+from rsdml.metric_names import DML_METRICS, RECALL_KS, RETRIEVAL_KS
 from rsdml.runtime import resolve_device
 
 RANKING_BYTES_PER_ELEMENT = 28
@@ -416,7 +416,7 @@ def retrieval_scores(
     ks = check_ks(ks)
     names = ["map", *(f"map@{k}" for k in ks), *(f"p@{k}" for k in ks)]
     if benchmark_metrics:
-        names += ["map@r", "r_precision", *(f"recall@{k}" for k in RECALL_KS)]
+        names += DML_METRICS  # map@r, r_precision, recall@K: the order of the sums below
 
     def chunk_sums(hits: RankedHits) -> np.ndarray:
         """The sums over one chunk's queries, in the order of ``names``."""

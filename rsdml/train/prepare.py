@@ -230,6 +230,20 @@ def archive_features_for(
     )
 
 
+def features_identity(config: TrainConfig) -> tuple[Any, ...]:
+    """What a run's configuration decides of an archive's plain features and split, as
+    :func:`archive_features_for` passes it on: backbone, weights, input size and split rule. A
+    key for results derived from them, beside what names the archive itself."""
+    return (
+        config.backbone,
+        config.pretrained,
+        config.weights,
+        config.image_size,
+        config.fractions,
+        config.split_seed,
+    )
+
+
 class RunImages(NamedTuple):
     """What :func:`load_run_images` returns."""
 

@@ -24,7 +24,7 @@ from rsdml.evaluate import evaluate_embeddings
 from rsdml.train.config import TrainConfig
 from rsdml.train.evaluation import embed
 from rsdml.train.inputs import FeatureInputs, ImageInputs
-from rsdml.train.prepare import ArchiveFeatures, archive_features_for
+from rsdml.train.prepare import ArchiveFeatures, archive_features_for, features_identity
 
 
 def target_root(config: TrainConfig) -> str | None:
@@ -103,15 +103,7 @@ def _frozen_metrics(
     config: TrainConfig, target: ArchiveFeatures, device: torch.device
 ) -> dict[str, float]:
     """``target.frozen_metrics``, computed once per decoded images, backbone and split."""
-    key = (
-        target.loaded.images_key,
-        config.backbone,
-        config.pretrained,
-        config.weights,
-        config.image_size,
-        config.fractions,
-        config.split_seed,
-    )
+    key = (target.loaded.images_key, *features_identity(config))
     if key not in _FROZEN_METRICS:
         _FROZEN_METRICS[key] = target.frozen_metrics(device)
     return dict(_FROZEN_METRICS[key])
