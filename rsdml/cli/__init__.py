@@ -24,11 +24,17 @@ from rsdml.cli.commands import (
 from rsdml.cli.common import CommandLineError
 from rsdml.cli.errors import user_error_message
 from rsdml.cli.parser import build_parser
+from rsdml.cpu_kernels import cpu_kernels_choice
 from rsdml.errors import debug_enabled
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rsdml`` console script."""
+    try:
+        cpu_kernels_choice()  # read (and pinned) at import; a typo must not pass unnoticed
+    except ValueError as error:
+        print(f"rsdml: error: {error}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "no_progress", False):
