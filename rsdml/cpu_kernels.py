@@ -74,7 +74,9 @@ def portable_settings(numpy_version: str | None) -> dict[str, str]:
     return {
         "ATEN_CPU_CAPABILITY": "avx2",  # torch's vectorised element-wise and reduction kernels
         "ONEDNN_MAX_CPU_ISA": "AVX2",  # torch's convolutions and linear layers through oneDNN
-        "MKL_ENABLE_INSTRUCTIONS": "AVX2",  # torch's matrix products and LAPACK (MKL)
+        # torch's matrix products and LAPACK: MKL's reproducible AVX2 mode, the same code path
+        # on Intel and AMD processors (left alone, MKL takes vendor-specific ones)
+        "MKL_CBWR": "AVX2",
         "OPENBLAS_CORETYPE": "Haswell",  # NumPy's and SciPy's BLAS: the AVX2 kernels
         "NPY_DISABLE_CPU_FEATURES": numpy_avx512_names(numpy_version),  # NumPy's own loops
     }

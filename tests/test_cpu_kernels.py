@@ -31,7 +31,7 @@ def test_an_empty_environment_gets_every_library_pinned_to_avx2():
     assert environ == {
         "ATEN_CPU_CAPABILITY": "avx2",
         "ONEDNN_MAX_CPU_ISA": "AVX2",
-        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "MKL_CBWR": "AVX2",
         "OPENBLAS_CORETYPE": "Haswell",
         "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
     }
@@ -112,7 +112,7 @@ def probe(**environment: str) -> dict:
         KERNELS_ENV,
         "ATEN_CPU_CAPABILITY",
         "ONEDNN_MAX_CPU_ISA",
-        "MKL_ENABLE_INSTRUCTIONS",
+        "MKL_CBWR",
         "OPENBLAS_CORETYPE",
         "NPY_DISABLE_CPU_FEATURES",
     ):
