@@ -32,7 +32,7 @@ from torch import Tensor
 from rsdml.data.images import DecodedImages
 from rsdml.errors import brief
 from rsdml.models.backbones import Backbone, DeferredBackbone
-from rsdml.models.engines import FeatureEngine, open_engine
+from rsdml.models.engines import FeatureEngine, choose_engine, open_engine
 from rsdml.runtime import progress as progress_bar
 from rsdml.runtime import resolve_device
 from rsdml.storage import (
@@ -119,16 +119,29 @@ def features_cached(
     return feature_cache_path(backbone, shape, view, cache_parts).is_file()
 
 
-def _read_cache(path: Path, expected: tuple[int, int]) -> Tensor | None:
-    """The cached features, or None when absent or damaged (then they are recomputed)."""
+def _read_cache(path: Path, expected: tuple[int, int], engine: str) -> Tensor | None:
+    """The cached features, or None when absent, damaged or another engine's (then they are
+    recomputed).
+
+    ``engine="auto"`` takes features whichever engine computed them (they agree to 1e-4). An
+    engine asked for by name only takes its own: a study that pins ``engine: torch`` reproduces
+    its numbers to the last bit, which another engine's features would not.
+    """
     if not path.is_file():
         return None
     try:
         stored = torch.load(path, map_location="cpu", weights_only=True)
         features = stored["features"]
-        checksum = json.loads(stored["meta"])["checksum"]
+        meta = json.loads(stored["meta"])
+        checksum = meta["checksum"]
     except Exception as err:  # a foreign or damaged file: recompute rather than fail
         note(f"ignoring damaged feature cache {path} ({brief(err)}); recomputing")
+        return None
+    if engine != "auto" and meta.get("engine") != engine:
+        note(
+            f"the cached features in {path} were computed with {meta.get('engine')}, not the "
+            f"requested {engine}; recomputing them with {engine}"
+        )
         return None
     if not isinstance(features, Tensor):
         problem = f"holds a {type(features).__name__}, not a tensor"
@@ -224,7 +237,8 @@ def extract_features(
         progress: show a progress bar (None: follow ``RSDML_PROGRESS``).
         engine: ``"auto"``, ``"torch"``, ``"onnxruntime"`` or ``"openvino"``
             (:func:`rsdml.models.engines.choose_engine`); not part of the cache key, since every
-            engine's features agree with torch's to 1e-4.
+            engine's features agree with torch's to 1e-4, but an engine named here recomputes
+            features that another engine cached.
 
     Returns:
         float32 CPU tensor (N, backbone.feature_dim).
@@ -241,12 +255,14 @@ def extract_features(
         raise ValueError(f"batch_size must be positive; got {batch_size}")
     expected = (array.shape[0], backbone.feature_dim)
     path = None
+    target = resolve_device(device)
     if cache_parts is not None:
         path = feature_cache_path(backbone, array.shape, view, cache_parts)
-        cached = _read_cache(path, expected)
+        # an engine named but not installed falls back to torch: torch's features are its own
+        wanted = "auto" if engine == "auto" else choose_engine(engine, target)
+        cached = _read_cache(path, expected, wanted)
         if cached is not None:
             return cached
-    target = resolve_device(device)
     with open_engine(backbone, engine, target, array.shape[-1]) as runner:
         description = f"features {backbone.name} [{view}, {runner.name}]"
         features = _compute(

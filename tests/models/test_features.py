@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import tempfile
 import warnings
 
@@ -234,6 +235,49 @@ def test_damaged_cache_file_is_noted_and_recomputed(damage, capsys):
     extract_features(backbone, images, cache_parts=parts)
     assert backbone.trunk.images_seen == 2 * len(images)  # the repaired file is used again
     assert capsys.readouterr().err == ""
+
+
+def _pretend_engine(path, name):
+    """Mark the cached features as computed by engine ``name`` (features and checksum kept)."""
+    stored = torch.load(path, weights_only=True)
+    meta = json.loads(stored["meta"])
+    meta["engine"] = name
+    torch.save({"features": stored["features"], "meta": json.dumps(meta)}, path)
+
+
+def test_an_engine_asked_for_by_name_recomputes_another_engines_features(capsys):
+    images = _images()
+    backbone = _fake_backbone()
+    parts = ("engines",)
+    first = extract_features(backbone, images, cache_parts=parts, engine="torch")
+    path = feature_cache_path(backbone, images.shape, "plain", parts)
+    _pretend_engine(path, "onnxruntime")
+    capsys.readouterr()
+
+    # auto takes whichever engine's features are cached
+    assert torch.equal(extract_features(backbone, images, cache_parts=parts), first)
+    assert backbone.trunk.images_seen == len(images)
+
+    # torch by name recomputes them, says so, and caches its own
+    assert torch.equal(extract_features(backbone, images, cache_parts=parts, engine="torch"), first)
+    assert backbone.trunk.images_seen == 2 * len(images)
+    err = capsys.readouterr().err
+    assert "computed with onnxruntime, not the requested torch" in err and str(path) in err
+    assert json.loads(torch.load(path, weights_only=True)["meta"])["engine"] == "torch"
+    extract_features(backbone, images, cache_parts=parts, engine="torch")
+    assert backbone.trunk.images_seen == 2 * len(images)
+
+
+def test_a_named_engine_that_fell_back_to_torch_takes_torchs_cached_features(capsys):
+    # this suite sees no optional engine installed (tests/conftest.py): onnxruntime by name
+    # computes with torch, and must then find torch's features rather than recompute forever
+    images = _images()
+    backbone = _fake_backbone()
+    parts = ("fallback",)
+    extract_features(backbone, images, cache_parts=parts, engine="onnxruntime")
+    extract_features(backbone, images, cache_parts=parts, engine="onnxruntime")
+    assert backbone.trunk.images_seen == len(images)
+    assert "recomputing" not in capsys.readouterr().err
 
 
 def test_unwritable_feature_cache_names_the_folder_and_the_fix(monkeypatch):
