@@ -82,6 +82,25 @@ def portable_settings(numpy_version: str | None) -> dict[str, str]:
     }
 
 
+def lacks_avx2(cpuinfo: str | None = None) -> bool:
+    """Whether this processor is known to lack AVX2 (read from ``/proc/cpuinfo`` on Linux).
+
+    Forcing AVX2 kernels on such a processor would stop the process on an illegal instruction,
+    so nothing is pinned there. Where the flags cannot be read (macOS, Windows) the processor
+    is taken to have AVX2, as every x86-64 processor since 2013 does.
+    """
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as file:
+                cpuinfo = file.read()
+        except OSError:
+            return False
+    for line in cpuinfo.splitlines():
+        if line.startswith("flags"):
+            return "avx2" not in line.split(":", 1)[-1].split()
+    return False
+
+
 def cpu_kernels_choice(environ: MutableMapping[str, str] | None = None) -> str:
     """``$RSDML_CPU_KERNELS``: ``avx2`` (the default) or ``native``.
 
@@ -103,11 +122,12 @@ def pin_cpu_kernels(
     environ: MutableMapping[str, str] | None = None,
     machine: str | None = None,
     numpy_version: str | None = None,
+    cpuinfo: str | None = None,
 ) -> dict[str, str]:
     """Ask the numerical libraries for their AVX2 kernels, unless told otherwise.
 
-    Sets each variable of :func:`portable_settings` that is not set yet, on x86-64 and unless
-    ``$RSDML_CPU_KERNELS`` is ``native``. An invalid ``$RSDML_CPU_KERNELS`` pins nothing and
+    Sets each variable of :func:`portable_settings` that is not set yet, on an x86-64
+    processor with AVX2 and unless ``$RSDML_CPU_KERNELS`` is ``native``. An invalid ``$RSDML_CPU_KERNELS`` pins nothing and
     warns (it is read at import time, where an exception would make rsdml unusable); the
     command line refuses it with an error.
 
@@ -115,13 +135,14 @@ def pin_cpu_kernels(
         environ: the environment to change (default ``os.environ``).
         machine: the processor architecture (default ``platform.machine()``).
         numpy_version: the installed NumPy's version (default: read from its metadata).
+        cpuinfo: the text of ``/proc/cpuinfo`` (default: read it; see :func:`lacks_avx2`).
 
     Returns:
         The variables this call set, with their values.
     """
     environ = os.environ if environ is None else environ
     machine = platform.machine() if machine is None else machine
-    if machine.lower() not in X86_64_MACHINES:
+    if machine.lower() not in X86_64_MACHINES or lacks_avx2(cpuinfo):
         return {}
     try:
         choice = cpu_kernels_choice(environ)

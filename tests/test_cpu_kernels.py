@@ -17,6 +17,7 @@ from rsdml.cpu_kernels import (
     NUMPY_AVX512_GROUPS,
     X86_64_MACHINES,
     cpu_kernels_choice,
+    lacks_avx2,
     numpy_avx512_names,
     pin_cpu_kernels,
 )
@@ -26,7 +27,7 @@ ON_X86_64 = platform.machine().lower() in X86_64_MACHINES
 
 def test_an_empty_environment_gets_every_library_pinned_to_avx2():
     environ: dict[str, str] = {}
-    added = pin_cpu_kernels(environ, machine="x86_64", numpy_version="2.4.1")
+    added = pin_cpu_kernels(environ, machine="x86_64", numpy_version="2.4.1", cpuinfo=AVX2_CPUINFO)
     assert environ == added
     assert environ == {
         "ATEN_CPU_CAPABILITY": "avx2",
@@ -39,7 +40,7 @@ def test_an_empty_environment_gets_every_library_pinned_to_avx2():
 
 def test_a_setting_the_user_made_is_kept():
     environ = {"ATEN_CPU_CAPABILITY": "default", KERNELS_ENV: "avx2"}
-    added = pin_cpu_kernels(environ, machine="AMD64", numpy_version="2.4.1")
+    added = pin_cpu_kernels(environ, machine="AMD64", numpy_version="2.4.1", cpuinfo=AVX2_CPUINFO)
     assert environ["ATEN_CPU_CAPABILITY"] == "default"
     assert "ATEN_CPU_CAPABILITY" not in added and "ONEDNN_MAX_CPU_ISA" in added
 
@@ -47,21 +48,43 @@ def test_a_setting_the_user_made_is_kept():
 @pytest.mark.parametrize("value", ["native", " Native "])
 def test_native_leaves_the_libraries_their_choice(value):
     environ = {KERNELS_ENV: value}
-    assert pin_cpu_kernels(environ, machine="x86_64", numpy_version="2.4.1") == {}
+    assert (
+        pin_cpu_kernels(environ, machine="x86_64", numpy_version="2.4.1", cpuinfo=AVX2_CPUINFO)
+        == {}
+    )
     assert environ == {KERNELS_ENV: value}
 
 
 @pytest.mark.parametrize("machine", ["arm64", "aarch64", "ppc64le"])
 def test_nothing_is_pinned_off_x86(machine):
     environ: dict[str, str] = {}
-    assert pin_cpu_kernels(environ, machine=machine, numpy_version="2.4.1") == {}
+    assert (
+        pin_cpu_kernels(environ, machine=machine, numpy_version="2.4.1", cpuinfo=AVX2_CPUINFO) == {}
+    )
     assert environ == {}
+
+
+AVX2_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 avx fma avx2 avx512f\n"
+OLD_CPUINFO = "processor\t: 0\nflags\t\t: fpu sse2 sse4_2 avx\n"
+
+
+def test_a_processor_without_avx2_is_left_alone():
+    # forcing AVX2 kernels there would end the process on an illegal instruction
+    assert lacks_avx2(OLD_CPUINFO) and not lacks_avx2(AVX2_CPUINFO)
+    assert not lacks_avx2("no flags line here")  # unknown: taken to have AVX2
+    environ: dict[str, str] = {}
+    assert pin_cpu_kernels(environ, "x86_64", "2.4.1", cpuinfo=OLD_CPUINFO) == {}
+    assert environ == {}
+    assert pin_cpu_kernels(environ, "x86_64", "2.4.1", cpuinfo=AVX2_CPUINFO)
 
 
 def test_an_unknown_choice_warns_and_pins_nothing():
     environ = {KERNELS_ENV: "avx512"}
     with pytest.warns(UserWarning, match="'avx512' is not one of avx2, native"):
-        assert pin_cpu_kernels(environ, machine="x86_64", numpy_version="2.4.1") == {}
+        assert (
+            pin_cpu_kernels(environ, machine="x86_64", numpy_version="2.4.1", cpuinfo=AVX2_CPUINFO)
+            == {}
+        )
     assert environ == {KERNELS_ENV: "avx512"}
 
 

@@ -111,3 +111,29 @@ def test_nothing_outside_the_project_is_cited():
         "not part of the installed project; cite docs/methods.md (with a section anchor) or "
         "the paper instead:\n" + "\n".join(problems)
     )
+
+
+def _readme_section(heading: str) -> str:
+    """The README's text from ``heading`` to the next heading of the same or a higher level."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    level = heading.split(" ")[0]
+    start = text.index(f"\n{heading}\n")
+    ends = [m.start() for m in re.finditer(rf"\n#{{1,{len(level)}}} ", text) if m.start() > start]
+    return text[start : ends[0] if ends else len(text)]
+
+
+def test_readme_uc_merced_tables_are_the_committed_figures():
+    """The README's UC Merced numbers are figures/ucmerced's, as docs/readme_tables.py renders
+    them: a regeneration that leaves the README behind fails here."""
+    import importlib.util
+
+    import pandas as pd
+
+    spec = importlib.util.spec_from_file_location("readme_tables", DOCS / "readme_tables.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    summary = pd.read_csv(ROOT / "figures" / "ucmerced" / "results.csv")
+    expected = [table for _, table in module.readme_tables(summary)]
+    section = _readme_section("## Results on UC Merced")
+    shown = re.findall(r"(?:^\|.*\n)+", section + "\n", flags=re.MULTILINE)
+    assert [table.strip() for table in shown] == expected
