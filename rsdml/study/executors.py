@@ -331,6 +331,46 @@ def _local_controller(job_id: str) -> int | None:
     return int(job_id) if b"submitit.local._local" in command else None
 
 
+# How long an interrupted submitit-local controller gets to stop its tasks and exit.
+CONTROLLER_GRACE_S = 5.0
+
+
+def _child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (a controller's tasks), from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[1] == str(pid):
+            children.append(int(stat.parent.name))
+    return children
+
+
+def _stop_local_controllers(pids: list[int], grace_s: float = CONTROLLER_GRACE_S) -> None:
+    """Interrupt submitit-local controllers; kill those still running after ``grace_s``.
+
+    SIGINT is what submitit's own ``LocalJob.cancel`` sends: the controller stops its tasks and
+    exits. A controller started from a background shell (``nohup ... &``) inherits SIGINT
+    ignored and never sees it; its tasks are then killed, and it with them.
+    """
+    for pid in pids:
+        os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    running = list(pids)
+    while running and time.monotonic() < deadline:
+        time.sleep(0.1)
+        # an exited controller is gone or a zombie (empty cmdline): no longer found
+        running = [pid for pid in running if _local_controller(str(pid)) is not None]
+    for pid in running:
+        for victim in [*_child_pids(pid), pid]:
+            try:
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 def submit_study(
     study: Study,
     out: Path,
@@ -491,7 +531,8 @@ def cancel_study(out: str | os.PathLike) -> dict[str, Any]:
     """Cancel every job of the study recorded in ``<out>/jobs.json``; returns their ids.
 
     Slurm jobs through ``scancel``; a submitit-local job by interrupting its controller, which
-    stops its task (what submitit's own ``LocalJob.cancel`` does).
+    stops its task (what submitit's own ``LocalJob.cancel`` does), or, if it is still running a
+    few seconds later, by killing its task and it.
 
     Raises:
         ExecutorError: Slurm jobs to cancel and no ``scancel`` on PATH.
@@ -499,6 +540,7 @@ def cancel_study(out: str | os.PathLike) -> dict[str, Any]:
     out = Path(out)
     submissions = read_submissions(out)
     cancelled: list[str] = []
+    controllers: list[int] = []
     for submission in submissions:
         if submission.get("cancelled"):
             continue
@@ -516,9 +558,10 @@ def cancel_study(out: str | os.PathLike) -> dict[str, Any]:
             for job_id in ids:
                 pid = _local_controller(job_id)
                 if pid is not None:
-                    os.kill(pid, signal.SIGINT)
+                    controllers.append(pid)
                     cancelled.append(job_id)
         submission["cancelled"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+    _stop_local_controllers(controllers)
     if submissions:
         atomic_write_json(out / JOBS, submissions)
     return {"out": str(out), "cancelled": cancelled}

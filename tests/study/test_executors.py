@@ -266,8 +266,10 @@ def test_submitit_local_writes_the_local_executors_tables_byte_for_byte(
     assert (status["done"], status["pending"], status["running"], status["failed"]) == (2, 0, 0, 0)
 
 
-def test_cancel_interrupts_a_submitit_local_job_and_no_other_process(tmp_path):
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_cancel_interrupts_a_submitit_local_job_and_no_other_process(tmp_path, sigint):
     import os
+    import signal
     import time
 
     import submitit
@@ -276,14 +278,23 @@ def test_cancel_interrupts_a_submitit_local_job_and_no_other_process(tmp_path):
 
     executor = submitit.LocalExecutor(folder=tmp_path / "logs")
     executor.update_parameters(timeout_min=5)
-    job = executor.submit(time.sleep, 120)
+    # A study submitted from a background shell (`nohup rsdml study ... &`) hands its jobs SIGINT
+    # ignored: the controller never sees the interrupt and must be stopped another way.
+    previous = signal.getsignal(signal.SIGINT)
+    if sigint == "ignored":
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        job = executor.submit(time.sleep, 120)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     tasks = [{"job": job.job_id, "cells": ["a"]}, {"job": str(os.getpid()), "cells": ["b"]}]
     submission = {"executor": "submitit-local", "submitted": "now", "tasks": tasks}
     (tmp_path / "jobs.json").write_text(json.dumps([submission]))
     try:
         deadline = time.time() + 30
-        while not Path(f"/proc/{job.job_id}/cmdline").read_bytes() and time.time() < deadline:
-            time.sleep(0.1)  # the controller process is starting
+        command = Path(f"/proc/{job.job_id}/cmdline")
+        while b"submitit.local._local" not in command.read_bytes() and time.time() < deadline:
+            time.sleep(0.1)  # the controller process is starting (forked, not yet exec'd)
         # this test's own pid is recorded too, but it is not a submitit controller: left alone
         assert cancel_study(tmp_path)["cancelled"] == [job.job_id]
         deadline = time.time() + 30
