@@ -40,14 +40,14 @@ def readme_tables(summary: pd.DataFrame) -> list[tuple[str, str]]:
             ("label noise, kNN@10", markdown_table(noise, metrics=["knn@10"], layout="wide"))
         )
     labelled = rate_frame(summary, "labelled")
-    for metric in ("knn@10", "map@20"):
-        if len(labelled):
-            tables.append(
-                (
-                    f"labelled fractions, {metric}",
-                    markdown_table(labelled, metrics=[metric], layout="wide"),
-                )
+    if len(labelled):
+        tables += [
+            (
+                f"labelled fractions, {metric}",
+                markdown_table(labelled, metrics=[metric], layout="wide"),
             )
+            for metric in ("knn@10", "map@20")
+        ]
     return [(title, table_lines(text)) for title, text in tables]
 
 

@@ -7,7 +7,8 @@ older CPU: the last bits of a loss differ, a noisy-label run drifts from there, 
 tables no longer come back byte for byte on another machine (measured on a Zen 4: 35 of the
 quick study's files moved, UMAP maps and noisy-label metrics among them). Every x86-64 CPU of
 the last decade has AVX2, so rsdml asks these libraries for their AVX2 kernels on all of them:
-the same commit gives the same numbers on an AVX2 laptop, an AVX-512 server and CI.
+the same commit gives the same numbers on AVX2 and AVX-512 machines (measured on AMD EPYCs of
+both kinds; MKL's reproducible mode is meant to give Intel processors the same, untested).
 
 The libraries read their settings once, when they load, so this module sets environment
 variables and must run before NumPy and torch are imported: ``import rsdml`` calls
@@ -22,7 +23,8 @@ kernel set on a 2-core Zen 4 (noisy, measured in one session). ``RSDML_CPU_KERNE
 leaves the libraries their own choice (for speed on a many-core AVX-512 machine, giving up
 equality with other machines); a variable already set by the user is never overridden. ONNX
 Runtime and OpenVINO, the optional feature engines, offer no such setting: their features may
-differ in the last bits between CPU families (the ``quick`` preset pins ``engine: torch``).
+differ in the last bits between CPU families (the ``quick`` and ``ucmerced`` presets pin
+``engine: torch``).
 """
 
 from __future__ import annotations
@@ -127,9 +129,9 @@ def pin_cpu_kernels(
     """Ask the numerical libraries for their AVX2 kernels, unless told otherwise.
 
     Sets each variable of :func:`portable_settings` that is not set yet, on an x86-64
-    processor with AVX2 and unless ``$RSDML_CPU_KERNELS`` is ``native``. An invalid ``$RSDML_CPU_KERNELS`` pins nothing and
-    warns (it is read at import time, where an exception would make rsdml unusable); the
-    command line refuses it with an error.
+    processor with AVX2 and unless ``$RSDML_CPU_KERNELS`` is ``native``. An invalid
+    ``$RSDML_CPU_KERNELS`` pins nothing and warns (it is read at import time, where an
+    exception would make rsdml unusable); the command line refuses it with an error.
 
     Args:
         environ: the environment to change (default ``os.environ``).
