@@ -4,9 +4,11 @@ The README quotes a study's numbers in four tables: clean labels (the papers' me
 kNN@10 over uniform then label-dependent noise, and test kNN@10 and mAP@20 over the labelled
 fractions. They are rendered here by the same code as the study's own tables
 (:mod:`rsdml.tables`: mean ± std in %, best in bold), so that after a regeneration the README
-is updated by pasting, not by retyping numbers.
+is updated by pasting, not by retyping numbers. With several folders it also prints the table
+of the papers' claims side by side, one column a study.
 
     python docs/readme_tables.py figures/ucmerced
+    python docs/readme_tables.py figures/ucmerced figures/eurosat
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rsdml.tables import markdown_table, rate_frame
+from rsdml.tables import markdown_table, metric_label, rate_frame
 
 CLEAN_METRICS = ["knn@1", "knn@10", "acc", "nmi", "map@20", "map@100"]
 
@@ -51,13 +53,105 @@ def readme_tables(summary: pd.DataFrame) -> list[tuple[str, str]]:
     return [(title, table_lines(text)) for title, text in tables]
 
 
+FEWEST_LABELS = "fewest labels"
+"""Stands for a study's smallest labelled fraction (UC Merced's grid starts at 5 %, EuroSAT's at 1 %)."""
+BEST_OTHER = "the best other method"
+"""Stands for the method, other than the claim's, with the highest mean in that setting."""
+
+#: The papers' claims, each as (claim, metric, (method, setting), (method, setting)): the table
+#: shows the first mean minus the second, in points, with both means.
+CLAIMS: list[tuple[str, str, tuple[str, str], tuple[str, str]]] = [
+    ("t-RNSL − NSL, uniform 0.5", "knn@10", ("trnsl", "uniform-0.5"), ("nsl", "uniform-0.5")),
+    ("t-RNSL − NSL, uniform 0.7", "knn@10", ("trnsl", "uniform-0.7"), ("nsl", "uniform-0.7")),
+    (
+        "t-RNSL − NSL, label-dependent 0.5",
+        "knn@10",
+        ("trnsl", "dependent-0.5"),
+        ("nsl", "dependent-0.5"),
+    ),
+    (
+        "t-RNSL − NSL, label-dependent 0.7",
+        "knn@10",
+        ("trnsl", "dependent-0.7"),
+        ("nsl", "dependent-0.7"),
+    ),
+    ("RNSL, uniform 0.7 − uniform 0.5", "knn@10", ("rnsl", "uniform-0.7"), ("rnsl", "uniform-0.5")),
+    (
+        "HR-S2DML − ArcFace (λ = 0), fewest labels",
+        "knn@10",
+        ("hr_s2dml", FEWEST_LABELS),
+        ("arcface", FEWEST_LABELS),
+    ),
+    (
+        "HR-S2DML − ArcFace (λ = 0), fewest labels",
+        "map@20",
+        ("hr_s2dml", FEWEST_LABELS),
+        ("arcface", FEWEST_LABELS),
+    ),
+    ("SNCA-CE − SNCA, clean, memory bank", "knn@10", ("snca_ce_mb", "clean"), ("snca_mb", "clean")),
+    (
+        "SNCA-CE − SNCA, clean, momentum update",
+        "knn@10",
+        ("snca_ce_mu", "clean"),
+        ("snca_mu", "clean"),
+    ),
+    ("SRL − the best other method, clean", "map@20", ("srl", "clean"), (BEST_OTHER, "clean")),
+]
+
+
+def _claim_mean(
+    summary: pd.DataFrame, metric: str, method: str, setting: str, other_than: str
+) -> tuple[str, float]:
+    """(method, mean in %) of one side of a claim; FEWEST_LABELS and BEST_OTHER resolved."""
+    if setting == FEWEST_LABELS:
+        labelled = summary["setting"][summary["setting"].str.startswith("labelled-")]
+        setting = min(labelled, key=lambda name: float(name.split("-", 1)[1]))
+    rows = summary[summary["setting"] == setting]
+    if method == BEST_OTHER:
+        rows = rows[rows["method"] != other_than]
+        best = rows.loc[rows[f"{metric}_mean"].idxmax()]
+        return str(best["method"]), 100 * float(best[f"{metric}_mean"])
+    (value,) = rows.loc[rows["method"] == method, f"{metric}_mean"]
+    return method, 100 * float(value)
+
+
+def claims_table(summaries: dict[str, pd.DataFrame]) -> str:
+    """The papers' claims in each study (columns: the studies' names), as a Markdown table."""
+    header = "| Claim | metric | " + " | ".join(summaries) + " |"
+    lines = [header, "|:---|:---|" + "---:|" * len(summaries)]
+    for claim, metric, (method, setting), (other, other_setting) in CLAIMS:
+        cells = []
+        for summary in summaries.values():
+            _, first = _claim_mean(summary, metric, method, setting, other_than=method)
+            name, second = _claim_mean(summary, metric, other, other_setting, other_than=method)
+            against = f" {name}" if other == BEST_OTHER else ""
+            cells.append(f"{first - second:+.1f} ({first:.1f} vs{against} {second:.1f})")
+        lines.append(f"| {claim} | {metric_label(metric)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+STUDY_TITLES = {"ucmerced": "UC Merced", "eurosat": "EuroSAT"}
+
+
+def study_title(folder_name: str) -> str:
+    """A study's column title in the claims table (its figures folder's name when unknown)."""
+    return STUDY_TITLES.get(folder_name, folder_name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("figures", type=Path, help="a study's figures folder (with results.csv)")
+    parser.add_argument(
+        "figures", type=Path, nargs="+", help="studies' figures folders (with results.csv)"
+    )
     args = parser.parse_args()
-    summary = pd.read_csv(args.figures / "results.csv")
-    for title, table in readme_tables(summary):
-        print(f"<!-- {title} -->\n{table}\n")
+    summaries = {
+        study_title(folder.name): pd.read_csv(folder / "results.csv") for folder in args.figures
+    }
+    for name, summary in summaries.items():
+        for title, table in readme_tables(summary):
+            print(f"<!-- {name}: {title} -->\n{table}\n")
+    if len(summaries) > 1:
+        print(f"<!-- the papers' claims -->\n{claims_table(summaries)}")
 
 
 if __name__ == "__main__":

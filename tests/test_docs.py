@@ -11,6 +11,8 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "rsdml"
 DOCS = ROOT / "docs"
@@ -122,18 +124,43 @@ def _readme_section(heading: str) -> str:
     return text[start : ends[0] if ends else len(text)]
 
 
-def test_readme_uc_merced_tables_are_the_committed_figures():
-    """The README's UC Merced numbers are figures/ucmerced's, as docs/readme_tables.py renders
-    them: a regeneration that leaves the README behind fails here."""
+def _readme_tables_module():
     import importlib.util
-
-    import pandas as pd
 
     spec = importlib.util.spec_from_file_location("readme_tables", DOCS / "readme_tables.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    summary = pd.read_csv(ROOT / "figures" / "ucmerced" / "results.csv")
-    expected = [table for _, table in module.readme_tables(summary)]
-    section = _readme_section("## Results on UC Merced")
-    shown = re.findall(r"(?:^\|.*\n)+", section + "\n", flags=re.MULTILINE)
-    assert [table.strip() for table in shown] == expected
+    return module
+
+
+def _tables_in(section: str) -> list[str]:
+    return [
+        table.strip() for table in re.findall(r"(?:^\|.*\n)+", section + "\n", flags=re.MULTILINE)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("study", "heading"),
+    [("ucmerced", "## Results on UC Merced"), ("eurosat", "## Results on EuroSAT")],
+)
+def test_readme_result_tables_are_the_committed_figures(study, heading):
+    """The README's numbers are figures/<study>'s, as docs/readme_tables.py renders them: a
+    regeneration that leaves the README behind fails here."""
+    import pandas as pd
+
+    summary = pd.read_csv(ROOT / "figures" / study / "results.csv")
+    expected = [table for _, table in _readme_tables_module().readme_tables(summary)]
+    assert _tables_in(_readme_section(heading)) == expected
+
+
+def test_readme_claims_table_is_the_committed_figures():
+    """The side-by-side table of the papers' claims is computed from both studies' results."""
+    import pandas as pd
+
+    module = _readme_tables_module()
+    summaries = {
+        module.study_title(study): pd.read_csv(ROOT / "figures" / study / "results.csv")
+        for study in ("ucmerced", "eurosat")
+    }
+    expected = module.claims_table(summaries)
+    assert _tables_in(_readme_section("## The papers' claims at archive scale")) == [expected]
