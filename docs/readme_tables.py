@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rsdml.tables import markdown_table, metric_label, rate_frame
+from rsdml.tables import _setting_rate, markdown_table, metric_label, rate_frame
 
 CLEAN_METRICS = ["knn@1", "knn@10", "acc", "nmi", "map@20", "map@100"]
 
@@ -104,8 +104,8 @@ def _claim_mean(
 ) -> tuple[str, float]:
     """(method, mean in %) of one side of a claim; FEWEST_LABELS and BEST_OTHER resolved."""
     if setting == FEWEST_LABELS:
-        labelled = summary["setting"][summary["setting"].str.startswith("labelled-")]
-        setting = min(labelled, key=lambda name: float(name.split("-", 1)[1]))
+        rates = {name: _setting_rate(name, "labelled") for name in summary["setting"]}
+        setting = min((name for name, rate in rates.items() if rate is not None), key=rates.get)
     rows = summary[summary["setting"] == setting]
     if method == BEST_OTHER:
         rows = rows[rows["method"] != other_than]
