@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rsdml.tables import _setting_rate, markdown_table, metric_label, rate_frame
+from rsdml.tables import markdown_table, metric_label, rate_frame, setting_rate
 
 CLEAN_METRICS = ["knn@1", "knn@10", "acc", "nmi", "map@20", "map@100"]
 
@@ -61,39 +61,30 @@ BEST_OTHER = "the best other method"
 #: The papers' claims, each as (claim, metric, (method, setting), (method, setting)): the table
 #: shows the first mean minus the second, in points, with both means.
 CLAIMS: list[tuple[str, str, tuple[str, str], tuple[str, str]]] = [
-    ("t-RNSL − NSL, uniform 0.5", "knn@10", ("trnsl", "uniform-0.5"), ("nsl", "uniform-0.5")),
-    ("t-RNSL − NSL, uniform 0.7", "knn@10", ("trnsl", "uniform-0.7"), ("nsl", "uniform-0.7")),
-    (
-        "t-RNSL − NSL, label-dependent 0.5",
-        "knn@10",
-        ("trnsl", "dependent-0.5"),
-        ("nsl", "dependent-0.5"),
-    ),
-    (
-        "t-RNSL − NSL, label-dependent 0.7",
-        "knn@10",
-        ("trnsl", "dependent-0.7"),
-        ("nsl", "dependent-0.7"),
+    *(
+        (f"t-RNSL − NSL, {title} {rate}", "knn@10", ("trnsl", setting), ("nsl", setting))
+        for kind, title in (("uniform", "uniform"), ("dependent", "label-dependent"))
+        for rate in ("0.5", "0.7")
+        for setting in [f"{kind}-{rate}"]
     ),
     ("RNSL, uniform 0.7 − uniform 0.5", "knn@10", ("rnsl", "uniform-0.7"), ("rnsl", "uniform-0.5")),
-    (
-        "HR-S2DML − ArcFace (λ = 0), fewest labels",
-        "knn@10",
-        ("hr_s2dml", FEWEST_LABELS),
-        ("arcface", FEWEST_LABELS),
+    *(
+        (
+            "HR-S2DML − ArcFace (λ = 0), fewest labels",
+            metric,
+            ("hr_s2dml", FEWEST_LABELS),
+            ("arcface", FEWEST_LABELS),
+        )
+        for metric in ("knn@10", "map@20")
     ),
-    (
-        "HR-S2DML − ArcFace (λ = 0), fewest labels",
-        "map@20",
-        ("hr_s2dml", FEWEST_LABELS),
-        ("arcface", FEWEST_LABELS),
-    ),
-    ("SNCA-CE − SNCA, clean, memory bank", "knn@10", ("snca_ce_mb", "clean"), ("snca_mb", "clean")),
-    (
-        "SNCA-CE − SNCA, clean, momentum update",
-        "knn@10",
-        ("snca_ce_mu", "clean"),
-        ("snca_mu", "clean"),
+    *(
+        (
+            f"SNCA-CE − SNCA, clean, {memory}",
+            "knn@10",
+            (f"snca_ce_{m}", "clean"),
+            (f"snca_{m}", "clean"),
+        )
+        for m, memory in (("mb", "memory bank"), ("mu", "momentum update"))
     ),
     ("SRL − the best other method, clean", "map@20", ("srl", "clean"), (BEST_OTHER, "clean")),
 ]
@@ -104,7 +95,7 @@ def _claim_mean(
 ) -> tuple[str, float]:
     """(method, mean in %) of one side of a claim; FEWEST_LABELS and BEST_OTHER resolved."""
     if setting == FEWEST_LABELS:
-        rates = {name: _setting_rate(name, "labelled") for name in summary["setting"]}
+        rates = {name: setting_rate(name, "labelled") for name in summary["setting"]}
         setting = min((name for name, rate in rates.items() if rate is not None), key=rates.get)
     rows = summary[summary["setting"] == setting]
     if method == BEST_OTHER:

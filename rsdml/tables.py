@@ -36,6 +36,7 @@ __all__ = [
     "metric_label",
     "rate_frame",
     "rate_series",
+    "setting_rate",
     "summarise",
     "table_metrics",
     "write_tables",
@@ -477,7 +478,7 @@ def write_tables(
     ]
 
 
-def _setting_rate(setting: str, kind: str) -> float | None:
+def setting_rate(setting: str, kind: str) -> float | None:
     """The rate in a setting named ``<kind>-<rate>``, or None for any other setting."""
     if not setting.startswith(f"{kind}-"):
         return None
@@ -506,7 +507,7 @@ def rate_frame(
         A frame with the summary's columns (empty when no setting is of ``kind``).
     """
     settings = [str(setting) for setting in summary["setting"]]
-    rates = [_setting_rate(setting, kind) for setting in settings]
+    rates = [setting_rate(setting, kind) for setting in settings]
     of_kind = [rate is not None for rate in rates]
     methods = {str(m) for m, keep in zip(summary["method"], of_kind, strict=True) if keep}
     zero = [
@@ -545,7 +546,7 @@ def rate_series(
     }
     for record in rate_frame(summary, kind, zero_setting=zero_setting).to_dict("records"):
         setting = str(record["setting"])
-        rate = 0.0 if setting == zero_setting else _setting_rate(setting, kind)
+        rate = 0.0 if setting == zero_setting else setting_rate(setting, kind)
         rows[str(record["method"])].append(
             (rate, record[f"{metric}_mean"], record[f"{metric}_std"])
         )

@@ -306,7 +306,9 @@ def test_out_that_is_a_file_is_one_line(capsys, tmp_path):
     assert "is a file, not a folder" in one_line_error(capsys, "train")
 
 
-@pytest.mark.parametrize("option", ["--lr=-1", "--lr=nan", "--image-size=0", "--patience=-1"])
+@pytest.mark.parametrize(
+    "option", ["--lr=-1", "--lr=nan", "--image-size=0", "--patience=-1", "--steps=0"]
+)
 def test_out_of_range_numbers_are_one_line(capsys, tmp_path, option):
     argv = ["train", "--method", "nsl", "--epochs", "1", option, "--out", str(tmp_path / "run")]
     assert main(argv) == 2
@@ -365,7 +367,7 @@ def test_help_reads_allowed_values_and_defaults_from_their_owners(capsys):
     from rsdml.losses import METHODS
     from rsdml.models import VIEWS
     from rsdml.models.backbones import list_backbones
-    from rsdml.train.config import FINETUNE_DEFAULTS, FROZEN_DEFAULTS, TrainConfig
+    from rsdml.train.config import FINETUNE_DEFAULTS, FROZEN_DEFAULTS, FROZEN_STEPS, TrainConfig
 
     train = sub_parsers(build_parser())["train"]
     options = {a.dest: " ".join(a.help.split()) for a in train._actions}
@@ -378,6 +380,7 @@ def test_help_reads_allowed_values_and_defaults_from_their_owners(capsys):
             f"{FROZEN_DEFAULTS[name]:g} frozen, {FINETUNE_DEFAULTS[name]:g} finetune"
             in (options[name])
         )
+    assert f"(default: {FROZEN_STEPS:,})" in options["steps"]
     assert f"(default: {TrainConfig.seed})" in options["seed"]
     assert f"(default: {TrainConfig.device})" in options["device"]
     with pytest.raises(SystemExit) as done:

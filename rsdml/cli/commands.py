@@ -140,6 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "backbone": args.backbone,
         "epochs": args.epochs,
+        "steps": args.steps,
         "patience": args.patience,
         "seed": args.seed,
         "label_fraction": args.label_fraction,

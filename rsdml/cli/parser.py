@@ -340,6 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
         "steps, at most that many epochs)",
     )
     p.add_argument(
+        "--steps",
+        type=int,
+        help=f"frozen mode without --epochs: train for this many optimiser steps, in whole epochs "
+        f"(default: {_frozen_steps('steps')})",
+    )
+    p.add_argument(
         "--patience",
         type=int,
         metavar="EPOCHS",

@@ -11,12 +11,15 @@ products on the CPU or a GPU, so memory stays bounded for 30,000 x 30,000 evalua
 - :mod:`~rsdml.evaluate.retrieval`: mAP, MAP@K, P@K and precision-recall curves;
 - :mod:`~rsdml.evaluate.rank`: singular values, nuclear norm, effective and numerical rank.
 
-:func:`evaluate_embeddings` computes every number of :data:`METRIC_NAMES` in one call;
+:func:`evaluate_embeddings` computes every number of :data:`METRIC_NAMES` (or those asked for) in one
+call;
 :func:`evaluate_leave_one_out` the same numbers for one set of embeddings in which every item is
 a query against all the others (the unseen-classes protocol, ``docs/methods.md``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 
@@ -26,23 +29,32 @@ from rsdml.evaluate.rank import effective_rank, rank_analysis
 from rsdml.evaluate.retrieval import (
     RankedHits,
     average_precision,
+    cutoff_scores,
     precision_recall_curve,
     ranked_hits_chunks,
     recall_levels,
     retrieval_scores,
 )
 from rsdml.evaluate.search import DEFAULT_MEMORY_MB, ArrayLike, top_k
-from rsdml.metric_names import ALL_METRICS, KNN_KS, METRIC_NAMES, RETRIEVAL_KS
+from rsdml.metric_names import (
+    ALL_METRICS,
+    KNN_KS,
+    METRIC_NAMES,
+    RETRIEVAL_KS,
+    VALIDATION_METRICS,
+)
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
     "KNN_KS",
     "METRIC_NAMES",
     "RETRIEVAL_KS",
+    "VALIDATION_METRICS",
     "RankedHits",
     "average_precision",
     "clustering_accuracy",
     "clustering_scores",
+    "cutoff_scores",
     "effective_rank",
     "evaluate_embeddings",
     "evaluate_leave_one_out",
@@ -71,8 +83,10 @@ def evaluate_embeddings(
     normalize: bool = True,
     memory_mb: float = DEFAULT_MEMORY_MB,
     chunk_size: int | None = None,
+    metrics: Sequence[str] = METRIC_NAMES,
 ) -> dict[str, float]:
-    """Every metric of :data:`METRIC_NAMES` for query embeddings against a labelled database.
+    """Every metric of :data:`METRIC_NAMES`, or those of ``metrics``, for query embeddings
+    against a labelled database.
 
     Args:
         query: (Q, D) query (test) embeddings, numpy or torch.
@@ -89,6 +103,9 @@ def evaluate_embeddings(
         normalize: L2-normalise the embeddings first.
         memory_mb: working-memory budget of one query chunk, in MiB.
         chunk_size: query rows per chunk (default: from ``memory_mb``).
+        metrics: the names to compute, from :data:`METRIC_NAMES`. Only what they need is
+            done: K-means for ``acc``/``nmi``/``ari``, the whole ranking for ``map``, a top-K
+            search for the kNN and retrieval cut-offs (``VALIDATION_METRICS``, the cheap set).
 
     Returns:
         ``{name: value}`` in the order of :data:`METRIC_NAMES`, Python floats. All lie in
@@ -96,27 +113,35 @@ def evaluate_embeddings(
     """
     if clustering_on not in ("query", "database"):
         raise ValueError(f"clustering_on must be 'query' or 'database', got {clustering_on!r}")
+    wanted = set(metrics)
+    unknown = sorted(wanted - set(METRIC_NAMES))
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}; choose from {', '.join(METRIC_NAMES)}")
     search = {
         "normalize": normalize,
         "device": device,
         "memory_mb": memory_mb,
         "chunk_size": chunk_size,
     }
+    problem = (query, query_labels, database, database_labels)
     scores: dict[str, float] = {}
-    scores.update(knn_accuracy(query, query_labels, database, database_labels, KNN_KS, **search))
-    if clustering_on == "query":
-        clustered, clustered_labels = query, query_labels
-    else:
-        clustered, clustered_labels = database, database_labels
-    scores.update(
-        clustering_scores(
-            clustered, clustered_labels, seed=seed, n_init=n_init, normalize=normalize
+    if any(name.startswith("knn@") for name in wanted):
+        scores.update(knn_accuracy(*problem, KNN_KS, **search))
+    if wanted & {"acc", "nmi", "ari"}:
+        if clustering_on == "query":
+            clustered, clustered_labels = query, query_labels
+        else:
+            clustered, clustered_labels = database, database_labels
+        scores.update(
+            clustering_scores(
+                clustered, clustered_labels, seed=seed, n_init=n_init, normalize=normalize
+            )
         )
-    )
-    scores.update(
-        retrieval_scores(query, query_labels, database, database_labels, RETRIEVAL_KS, **search)
-    )
-    return {name: float(scores[name]) for name in METRIC_NAMES}
+    if "map" in wanted:
+        scores.update(retrieval_scores(*problem, RETRIEVAL_KS, **search))
+    elif any(name.startswith(("map@", "p@")) for name in wanted):
+        scores.update(cutoff_scores(*problem, RETRIEVAL_KS, **search))
+    return {name: float(scores[name]) for name in METRIC_NAMES if name in wanted}
 
 
 def evaluate_leave_one_out(

@@ -50,6 +50,7 @@ from rsdml.evaluate.search import (
     encode_labels,
     exclude_self,
     iter_chunks,
+    top_k,
 )
 from rsdml.metric_names import DML_METRICS, RECALL_KS, RETRIEVAL_KS
 from rsdml.runtime import resolve_device
@@ -102,6 +103,14 @@ class RankedHits:
         first_hit = torch.cumsum(total, dim=0) - total
         hits = torch.arange(rows.numel(), device=relevance.device) - first_hit[rows] + 1
         return cls(rows, ranks, hits, total, relevance.shape[1])
+
+    def first(self, limit: int) -> RankedHits:
+        """The hits within the first ``limit`` ranks, with the same R and N: every metric cut
+        off at K <= ``limit`` is the same on it, and costs a pass over far fewer hits."""
+        inside = self.ranks < limit
+        return RankedHits(
+            self.rows[inside], self.ranks[inside], self.hits[inside], self.total, self.num_columns
+        )
 
     def average_precision(
         self, cutoff: int | torch.Tensor | None = None, normalisation: str = "retrieved"
@@ -421,8 +430,9 @@ def retrieval_scores(
     def chunk_sums(hits: RankedHits) -> np.ndarray:
         """The sums over one chunk's queries, in the order of ``names``."""
         sums = [hits.average_precision().sum().item()]
-        sums += [hits.average_precision(k, map_normalisation).sum().item() for k in ks]
-        sums += [hits.precision_at(k).sum().item() for k in ks]
+        top = hits.first(max(ks)) if ks else hits
+        sums += [top.average_precision(k, map_normalisation).sum().item() for k in ks]
+        sums += [top.precision_at(k).sum().item() for k in ks]
         if benchmark_metrics:
             sums += [hits.map_at_r().sum().item(), hits.r_precision().sum().item()]
             sums += [hits.recall_at(k).sum().item() for k in RECALL_KS]
@@ -438,6 +448,50 @@ def retrieval_scores(
         leave_one_out=leave_one_out,
     )
     return {name: float(mean) for name, mean in zip(names, means, strict=True)}
+
+
+def cutoff_scores(
+    query: ArrayLike,
+    query_labels: ArrayLike,
+    database: ArrayLike,
+    database_labels: ArrayLike,
+    ks: Sequence[int] = RETRIEVAL_KS,
+    *,
+    normalize: bool = True,
+    device: str | torch.device | None = "auto",
+    memory_mb: float = DEFAULT_MEMORY_MB,
+    chunk_size: int | None = None,
+    map_normalisation: str = "retrieved",
+) -> dict[str, float]:
+    """``map@K`` and ``p@K`` of :func:`retrieval_scores`, the same numbers, from the first
+    ``max(ks)`` items of each ranking alone (a top-k search) instead of the whole ranking.
+
+    Both metrics look no further than rank K, so a top-k search with the ranking's tie rule
+    (:func:`~rsdml.evaluate.search.top_k`) gives them exactly: a validation split scored
+    after training needs no full sort of its rankings. Arguments as in
+    :func:`retrieval_scores`.
+    """
+    ks = check_ks(ks)
+    items = as_embeddings(database, "database", normalize=normalize)
+    queries = as_embeddings(query, "query", normalize=normalize)
+    check_pair(queries, items)
+    item_labels = as_labels(database_labels, "database_labels", items.shape[0])
+    true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
+    _, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
+    # R of each query: the database items of its class (the "possible" normalisation's min(K, R))
+    class_sizes = np.bincount(
+        item_codes, minlength=int(max(query_codes.max(), item_codes.max())) + 1
+    )
+    total = torch.as_tensor(class_sizes[query_codes], dtype=torch.int64)
+    _, neighbours = top_k(
+        queries, items, max(ks), chunk_size, memory_mb=memory_mb, device=device, normalize=False
+    )
+    relevance = torch.as_tensor(item_codes)[neighbours] == torch.as_tensor(query_codes)[:, None]
+    first = RankedHits.from_relevance(relevance)
+    hits = RankedHits(first.rows, first.ranks, first.hits, total, items.shape[0])
+    scores = {f"map@{k}": hits.average_precision(k, map_normalisation).mean().item() for k in ks}
+    scores.update({f"p@{k}": hits.precision_at(k).mean().item() for k in ks})
+    return scores
 
 
 def recall_levels(points: int | Sequence[float] = 11) -> np.ndarray:

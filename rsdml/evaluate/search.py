@@ -22,8 +22,11 @@ import torch
 
 from rsdml.runtime import progress, resolve_device
 
-DEFAULT_MEMORY_MB = 1024.0
-"""Default working-memory budget, in MiB, for one chunk of a search or ranking."""
+DEFAULT_MEMORY_MB = 128.0
+"""Default working-memory budget, in MiB, for one chunk of a search or ranking. Smaller chunks
+were faster on the CPU: EuroSAT's 5,400 test queries against 18,900 items (one thread, 2-core
+AMD EPYC) ranked in 3.7 s with 128 MiB against 5.7 s with 1 GiB, and the kNN search took
+0.63 s against 1.12 s; 32-64 MiB were no faster than 128."""
 
 TOP_K_BYTES_PER_ELEMENT = 8
 """Bytes per (query, database) pair while searching: the float32 similarity, with slack."""

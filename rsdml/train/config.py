@@ -51,21 +51,28 @@ FINETUNE_DEFAULTS = {"epochs": 130, "batch_size": 128, "lr": 0.01, "patience": 0
 # A frozen run's length in optimiser steps, the unit that carries across archives: an epoch of
 # EuroSAT is 148 steps, one of UC Merced 12. 1,200 steps and a patience of 360 are UC Merced's
 # 100 epochs and 30 (above), so its runs are unchanged; EuroSAT gets 9 epochs, patience 3.
-# Checked on EuroSAT's validation split (`python benchmarks/steps.py`, README "Training length").
+# Checked on EuroSAT's validation split (`python benchmarks/steps.py`, README "Training length"):
+# there 600 steps select as well as 1,200, so the eurosat study sets `steps` to 4 epochs' worth.
 FROZEN_STEPS = 1200
 FROZEN_PATIENCE_STEPS = 360
 
 
 def frozen_length(
-    epochs: int | None, patience: int | None, train_images: int, batch_size: int
+    epochs: int | None,
+    patience: int | None,
+    train_images: int,
+    batch_size: int,
+    steps: int | None = None,
 ) -> tuple[int, int]:
-    """(epochs, patience) of a frozen run: the given ones, else :data:`FROZEN_STEPS` and
-    :data:`FROZEN_PATIENCE_STEPS` in whole epochs of ``train_images / batch_size`` steps, at
-    most the epochs and patience of :data:`FROZEN_DEFAULTS` (a few labelled images make steps
-    so short that the step count would ask for thousands of epochs)."""
+    """(epochs, patience) of a frozen run: the given ones, else ``steps`` (None:
+    :data:`FROZEN_STEPS`) and :data:`FROZEN_PATIENCE_STEPS` in whole epochs of
+    ``train_images / batch_size`` steps, at most the epochs and patience of
+    :data:`FROZEN_DEFAULTS` (a few labelled images make epochs so short that the step count
+    would ask for thousands of them)."""
     steps_per_epoch = max(1, math.ceil(train_images / batch_size))
     if epochs is None:
-        epochs = min(FROZEN_DEFAULTS["epochs"], math.ceil(FROZEN_STEPS / steps_per_epoch))
+        budget = FROZEN_STEPS if steps is None else steps
+        epochs = min(FROZEN_DEFAULTS["epochs"], math.ceil(budget / steps_per_epoch))
     if patience is None:
         patience = min(
             FROZEN_DEFAULTS["patience"], math.ceil(FROZEN_PATIENCE_STEPS / steps_per_epoch)
@@ -137,6 +144,9 @@ class TrainConfig:
 
     # None: the mode's default; frozen mode counts it in steps, see frozen_length()
     epochs: int | None = None
+    # Frozen mode, epochs None: the training length in optimiser steps, turned into whole epochs
+    # of this run's labelled images (None: FROZEN_STEPS; fine-tuning counts epochs only).
+    steps: int | None = None
     batch_size: int | None = None
     lr: float | None = None
     # Stop after this many epochs without a better validation score (0: run every epoch;
@@ -262,10 +272,15 @@ class TrainConfig:
             unknown = sorted(set(self.views) - set(VIEWS))
             if unknown:
                 raise ConfigError(f"unknown view(s) {unknown}; choose from {', '.join(VIEWS)}")
-        for name in ("epochs", "batch_size", "image_size", "dim"):
+        for name in ("epochs", "steps", "batch_size", "image_size", "dim"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {value}")
+        if self.steps is not None and self.mode != "frozen":
+            raise ConfigError(
+                f"steps counts a frozen run's length; a {self.mode} run counts epochs: "
+                "give epochs instead"
+            )
         if self.patience is not None and self.patience < 0:
             raise ConfigError(
                 f"patience must be 0 (run every epoch) or a positive number of epochs, "
@@ -369,7 +384,7 @@ class TrainConfig:
 
 
 #: Fields added after runs were recorded: in a run's key only when they differ from the default.
-KEYED_WHEN_SET = ("protocol", "train_classes", "class_seed", "eval_dataset", "eval_root")
+KEYED_WHEN_SET = ("protocol", "train_classes", "class_seed", "eval_dataset", "eval_root", "steps")
 
 
 def field_names() -> list[str]:

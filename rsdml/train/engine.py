@@ -24,7 +24,14 @@ import torch
 from torch import nn
 
 from rsdml.errors import UserError
-from rsdml.evaluate import KNN_KS, evaluate_embeddings, evaluate_leave_one_out, knn_accuracy
+from rsdml.evaluate import (
+    KNN_KS,
+    METRIC_NAMES,
+    VALIDATION_METRICS,
+    evaluate_embeddings,
+    evaluate_leave_one_out,
+    knn_accuracy,
+)
 from rsdml.losses import (
     Batch,
     LossParameterError,
@@ -409,7 +416,8 @@ class Trainer:
         knn_only: bool = False,
     ) -> dict[str, float]:
         """Metrics of the ``split`` ("val" or "test") queries against the whole train split:
-        every metric, or with ``knn_only`` the kNN accuracies alone.
+        every metric on test, the top-K ones on validation (:data:`VALIDATION_METRICS`), or
+        with ``knn_only`` the kNN accuracies alone.
 
         The database labels are the archive's clean ones by default, or the (noisy) labels the
         learner was given (``database_labels="noisy"``). Under the unseen-classes protocol the
@@ -440,7 +448,10 @@ class Trainer:
         )
         if knn_only:
             return knn_accuracy(*problem, KNN_KS, device=self.device)
-        return evaluate_embeddings(*problem, seed=self.config.seed, device=self.device)
+        metrics = VALIDATION_METRICS if split == "val" else METRIC_NAMES
+        return evaluate_embeddings(
+            *problem, seed=self.config.seed, device=self.device, metrics=metrics
+        )
 
     # ------------------------------------------------------------------ finish
     def _finish(self, untrained: dict[str, float] | None) -> dict[str, Any]:
@@ -572,7 +583,7 @@ def _run_length(cfg: TrainConfig, train_images: int) -> tuple[int, int]:
     this run's labelled training images (:func:`rsdml.train.config.frozen_length`)."""
     if cfg.mode != "frozen":
         return cfg.epochs, cfg.patience
-    return frozen_length(cfg.epochs, cfg.patience, train_images, cfg.batch_size)
+    return frozen_length(cfg.epochs, cfg.patience, train_images, cfg.batch_size, cfg.steps)
 
 
 def _check_setup(cfg: TrainConfig) -> torch.device:

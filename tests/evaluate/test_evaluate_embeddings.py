@@ -8,6 +8,7 @@ import torch
 
 from rsdml.evaluate import (
     METRIC_NAMES,
+    VALIDATION_METRICS,
     clustering_scores,
     evaluate_embeddings,
     evaluate_leave_one_out,
@@ -39,6 +40,22 @@ def test_returns_every_metric_as_a_float_consistent_with_the_parts():
     }
     assert scores == {name: pytest.approx(parts[name], abs=1e-12) for name in METRIC_NAMES}
     assert scores["knn@10"] > 0.8 and scores["map@20"] > 0.6  # the classes are separable
+
+
+def test_asked_for_metrics_only_and_the_cheap_validation_set_agrees_with_the_full_one():
+    query, query_labels = class_clusters(5, 50)
+    database, database_labels = class_clusters(6, 120)
+    problem = (query, query_labels, database, database_labels)
+    full = evaluate_embeddings(*problem, device="cpu", n_init=2)
+    cheap = evaluate_embeddings(*problem, device="cpu", n_init=2, metrics=VALIDATION_METRICS)
+    # the top-K metrics, no full ranking (map) and no K-means, in table order
+    assert tuple(cheap) == VALIDATION_METRICS
+    assert not {"map", "acc", "nmi", "ari"} & set(cheap)
+    assert cheap == {name: pytest.approx(full[name], abs=1e-12) for name in cheap}
+    only = evaluate_embeddings(*problem, device="cpu", n_init=2, metrics=["nmi", "map"])
+    assert only == {"nmi": pytest.approx(full["nmi"]), "map": pytest.approx(full["map"])}
+    with pytest.raises(ValueError, match="unknown metric.*'map@7'"):
+        evaluate_embeddings(*problem, device="cpu", metrics=["map@7"])
 
 
 def test_clustering_on_the_database_uses_the_database_labels():

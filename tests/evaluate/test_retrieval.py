@@ -12,6 +12,7 @@ from rsdml.evaluate.retrieval import (
     RankedHits,
     _rank_keys,
     average_precision,
+    cutoff_scores,
     precision_recall_curve,
     ranked_hits_chunks,
     recall_levels,
@@ -95,6 +96,46 @@ def test_scores_match_brute_force_loops(random_problem, chunk_size, normalisatio
     for name, value in expected.items():
         assert scores[name] == pytest.approx(value, abs=1e-12), name
         assert isinstance(scores[name], float)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 7])
+@pytest.mark.parametrize("normalisation", ["retrieved", "possible"])
+def test_cutoff_scores_from_a_top_k_search_match_brute_force_loops(
+    random_problem, chunk_size, normalisation
+):
+    # the cut-off metrics alone, from the first max(K) ranks (500 > N: capped at the database)
+    expected = brute_force_scores(brute_force_rankings(*random_problem), KS, normalisation)
+    scores = cutoff_scores(
+        *random_problem, KS, device="cpu", chunk_size=chunk_size, map_normalisation=normalisation
+    )
+    assert scores.keys() == {name for name in expected if name != "map"}
+    for name, value in scores.items():
+        assert value == pytest.approx(expected[name], abs=1e-12), name
+
+
+def test_cutoff_scores_follow_the_tie_rule_of_the_ranking():
+    # one-hot embeddings: every similarity ties, so each top K comes from the index rule alone
+    eye = np.eye(3)
+    database_labels = np.array([0, 1, 0, 0, 1, 1, 0, 2])
+    database = eye[[0, 0, 1, 0, 2, 0, 1, 2]]
+    query, query_labels = eye[[0, 1, 2, 0]], np.array([0, 0, 1, 5])
+    problem = (query, query_labels, database, database_labels)
+    expected = brute_force_scores(brute_force_rankings(*problem), (1, 2, 3, 5))
+    scores = cutoff_scores(*problem, (1, 2, 3, 5), device="cpu", chunk_size=2)
+    for name, value in scores.items():
+        assert value == pytest.approx(expected[name], abs=1e-12), name
+
+
+def test_hits_within_the_first_ranks_keep_every_cutoff_metric(random_problem):
+    _, hits = next(iter(ranked_hits_chunks(*random_problem, device="cpu")))
+    top = hits.first(10)
+    assert bool((top.ranks < 10).all()) and len(top.ranks) < len(hits.ranks)
+    for k in (1, 5, 10):
+        for normalisation in ("retrieved", "possible"):
+            assert torch.equal(
+                top.average_precision(k, normalisation), hits.average_precision(k, normalisation)
+            )
+        assert torch.equal(top.precision_at(k), hits.precision_at(k))
 
 
 def test_full_map_matches_sklearn_average_precision(random_problem):

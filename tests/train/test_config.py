@@ -151,6 +151,31 @@ def test_frozen_length_counts_steps_across_archive_sizes(train_images, batch_siz
     assert frozen_length(7, 2, train_images, batch_size) == (7, 2)
 
 
+def test_a_step_budget_sets_the_epochs_of_the_labelled_images_it_is_given():
+    # EuroSAT's study: 592 steps are 4 epochs of 148; 945 labelled images (5 %) give 8 steps an
+    # epoch, 74 epochs; 189 (1 %) give 2, which the cap of 100 epochs stops
+    assert frozen_length(None, None, 18900, 128, steps=592) == (4, 3)
+    assert frozen_length(None, None, 945, 128, steps=592) == (74, 30)
+    assert frozen_length(None, None, 189, 128, steps=592) == (FROZEN_DEFAULTS["epochs"], 30)
+    # None is the default budget; epochs given win over steps
+    assert frozen_length(None, None, 18900, 128, steps=None) == frozen_length(
+        None, None, 18900, 128
+    )
+    assert frozen_length(6, None, 18900, 128, steps=592) == (6, 3)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"steps": 0}, "steps must be a positive integer"),
+        ({"steps": 600, "mode": "finetune"}, "steps counts a frozen run's length"),
+    ],
+)
+def test_bad_step_budgets_are_refused(options, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**options).validate()
+
+
 def test_new_fields_at_their_defaults_keep_the_keys_of_recorded_runs():
     from rsdml.storage import content_key
     from rsdml.train.config import KEYED_WHEN_SET

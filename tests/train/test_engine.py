@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from rsdml.evaluate import METRIC_NAMES, VALIDATION_METRICS, evaluate_embeddings
 from rsdml.losses import available
 from rsdml.models import EmbeddingHead
 from rsdml.models.features import VIEWS
@@ -284,6 +285,23 @@ def scripted_validation(monkeypatch, scores):
         return {"val_knn@10": scores[len(self.history)]}
 
     monkeypatch.setattr(Trainer, "_validate", validate)
+
+
+def test_a_step_budget_and_the_final_validation_metrics(tmp_path):
+    # 5 classes x 24 images, 16 of each for training: 80 images, 3 steps of 32 an epoch; 7 steps are
+    # 3 epochs (whole epochs, at least the budget)
+    metrics = fit(tiny_config(epochs=None, steps=7, patience=0), out=tmp_path / "run")
+    assert metrics["split"]["train"] == 80
+    assert (metrics["epochs"], metrics["epochs_run"]) == (3, 3)
+    # validation reports the top-K metrics, test every one, each as the evaluation module
+    # gives them from the saved embeddings (clean training labels as the database)
+    arrays = np.load(tmp_path / "run" / "embeddings.npz")
+    for split, names in (("val", VALIDATION_METRICS), ("test", METRIC_NAMES)):
+        expected = evaluate_embeddings(
+            arrays[split], arrays[f"{split}_labels"], arrays["train"], arrays["train_clean"],
+            device="cpu", metrics=names,
+        )  # fmt: skip
+        assert metrics[split] == pytest.approx(expected, abs=1e-9), split
 
 
 def test_patience_stops_the_run_that_many_epochs_after_the_best(tmp_path, monkeypatch):
