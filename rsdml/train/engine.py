@@ -52,6 +52,7 @@ from rsdml.train.evaluation import (
     GatheredFeatures,
     embed,
     rank_stats,
+    remembered_knn_accuracy,
     spectra,
 )
 from rsdml.train.inputs import FeatureInputs, ImageInputs
@@ -431,7 +432,7 @@ class Trainer:
         if split == "test" and data.partition is not None:
             labels = data.scenes.labels[indices]
             if knn_only:
-                return knn_accuracy(
+                return remembered_knn_accuracy(
                     queries.embedding, labels, queries.embedding, labels, KNN_KS,
                     device=self.device, leave_one_out=True,
                 )  # fmt: skip
@@ -447,7 +448,7 @@ class Trainer:
             data.database_clean if clean else data.database_given,
         )
         if knn_only:
-            return knn_accuracy(*problem, KNN_KS, device=self.device)
+            return remembered_knn_accuracy(*problem, KNN_KS, device=self.device)
         metrics = VALIDATION_METRICS if split == "val" else METRIC_NAMES
         return evaluate_embeddings(
             *problem, seed=self.config.seed, device=self.device, metrics=metrics

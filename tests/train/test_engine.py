@@ -304,6 +304,23 @@ def test_a_step_budget_and_the_final_validation_metrics(tmp_path):
         assert metrics[split] == pytest.approx(expected, abs=1e-9), split
 
 
+def test_the_untrained_knn_of_a_seed_is_searched_once_in_a_process(monkeypatch):
+    from rsdml.evaluate import knn_accuracy
+    from rsdml.train import evaluation
+
+    monkeypatch.setattr(evaluation, "_knn_answers", type(evaluation._knn_answers)())
+    searched = []
+    monkeypatch.setattr(
+        evaluation, "knn_accuracy", lambda *a, **k: searched.append(1) or knn_accuracy(*a, **k)
+    )
+    # the untrained head of seed 0 is the same for both methods; seed 1 draws another
+    first = fit(tiny_config("nsl", epochs=1))["untrained"]
+    assert fit(tiny_config("arcface", epochs=1))["untrained"] == first
+    assert len(searched) == 1
+    assert fit(tiny_config("nsl", epochs=1, seed=1))["untrained"] != first
+    assert len(searched) == 2
+
+
 def test_patience_stops_the_run_that_many_epochs_after_the_best(tmp_path, monkeypatch):
     scripted_validation(monkeypatch, [0.5, 0.7, 0.6, 0.6, 0.6, 0.9, 0.9, 0.9])
     metrics = fit(tiny_config(epochs=8, patience=3), out=tmp_path / "run")
