@@ -312,6 +312,32 @@ def _chunk_hits(
     return RankedHits(rows, ranks[rows, positions], positions + 1, total, length)
 
 
+def _coded_problem(
+    query: ArrayLike,
+    query_labels: ArrayLike,
+    database: ArrayLike,
+    database_labels: ArrayLike,
+    normalize: bool,
+    *,
+    same_rows: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+    """A retrieval problem checked and coded: (queries, database items) as CPU float32
+    embeddings, their labels as shared codes 0..C-1, and the database size of each class
+    (C entries, every code of either side). ``same_rows``: the queries must be the database
+    (leave-one-out)."""
+    items = as_embeddings(database, "database", normalize=normalize)
+    queries = as_embeddings(query, "query", normalize=normalize)
+    check_pair(queries, items)
+    if same_rows:
+        check_same_rows(queries, items)
+    item_labels = as_labels(database_labels, "database_labels", items.shape[0])
+    true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
+    _, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
+    num_classes = int(max(query_codes.max(), item_codes.max())) + 1
+    class_sizes = np.bincount(item_codes, minlength=num_classes)
+    return queries, items, query_codes, item_codes, class_sizes
+
+
 def ranked_hits_chunks(
     query: ArrayLike,
     query_labels: ArrayLike,
@@ -334,16 +360,11 @@ def ranked_hits_chunks(
         ``(start, hits)``: the :class:`RankedHits` of queries ``start .. start + B - 1``.
     """
     target = resolve_device(device)
-    items = as_embeddings(database, "database", normalize=normalize).to(target)
-    queries = as_embeddings(query, "query", normalize=normalize)
-    check_pair(queries, items)
-    if leave_one_out:
-        check_same_rows(queries, items)
-    item_labels = as_labels(database_labels, "database_labels", items.shape[0])
-    true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
-    _, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
-    num_classes = int(max(query_codes.max(), item_codes.max())) + 1
-    class_sizes = np.bincount(item_codes, minlength=num_classes)
+    queries, items, query_codes, item_codes, class_sizes = _coded_problem(
+        query, query_labels, database, database_labels, normalize, same_rows=leave_one_out
+    )
+    items = items.to(target)
+    num_classes = len(class_sizes)
     # Row c lists the database indices of class c in increasing order, padded with -1.
     by_class = np.argsort(item_codes, kind="stable")
     slot = np.arange(len(item_codes)) - np.repeat(np.cumsum(class_sizes) - class_sizes, class_sizes)
@@ -472,16 +493,10 @@ def cutoff_scores(
     :func:`retrieval_scores`.
     """
     ks = check_ks(ks)
-    items = as_embeddings(database, "database", normalize=normalize)
-    queries = as_embeddings(query, "query", normalize=normalize)
-    check_pair(queries, items)
-    item_labels = as_labels(database_labels, "database_labels", items.shape[0])
-    true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
-    _, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
-    # R of each query: the database items of its class (the "possible" normalisation's min(K, R))
-    class_sizes = np.bincount(
-        item_codes, minlength=int(max(query_codes.max(), item_codes.max())) + 1
+    queries, items, query_codes, item_codes, class_sizes = _coded_problem(
+        query, query_labels, database, database_labels, normalize
     )
+    # R of each query: the database items of its class (the "possible" normalisation's min(K, R))
     total = torch.as_tensor(class_sizes[query_codes], dtype=torch.int64)
     _, neighbours = top_k(
         queries, items, max(ks), chunk_size, memory_mb=memory_mb, device=device, normalize=False

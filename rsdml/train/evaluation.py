@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from torch import nn
 from rsdml.evaluate import knn_accuracy, rank_analysis
 from rsdml.losses import MetricLoss
 from rsdml.runtime import autocast
+from rsdml.storage import array_checksum, content_key
 from rsdml.train.inputs import FeatureInputs, ImageInputs
 
 #: The validation metric that selects the epoch whose weights a run keeps.
@@ -117,12 +117,14 @@ def remembered_knn_accuracy(
     test kNN was computed again in every cell of a worker (about 1 s of a EuroSAT cell); the
     embeddings are still computed, and anything that changes them misses the memory.
     """
-    digest = hashlib.sha256(repr((tuple(ks), str(device), leave_one_out)).encode())
-    for array in (query, query_labels, database, database_labels):
-        values = np.ascontiguousarray(torch.as_tensor(array).cpu().numpy())
-        digest.update(repr((values.dtype.str, values.shape)).encode())
-        digest.update(values.tobytes())
-    key = digest.hexdigest()
+    arrays = [
+        torch.as_tensor(array).cpu().numpy()
+        for array in (query, query_labels, database, database_labels)
+    ]
+    key = content_key(
+        [(values.dtype.str, values.shape, array_checksum(values)) for values in arrays],
+        list(ks), str(device), leave_one_out, length=64,
+    )  # fmt: skip
     if key not in _knn_answers:
         _knn_answers[key] = knn_accuracy(
             query, query_labels, database, database_labels, ks,
