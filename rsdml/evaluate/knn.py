@@ -34,8 +34,8 @@ from rsdml.evaluate.search import (
     as_labels,
     check_ks,
     check_pair,
-    check_same_rows,
     chunk_rows,
+    coded_problem,
     encode_labels,
     exclude_self,
     iter_chunks,
@@ -214,21 +214,16 @@ def knn_accuracy(
         ``{"knn@k": accuracy}`` with accuracies as floats in [0, 1].
     """
     ks = check_ks(ks)
-    items = as_embeddings(database, "database", normalize=normalize)
-    queries = as_embeddings(query, "query", normalize=normalize)
-    check_pair(queries, items)
-    if leave_one_out:
-        check_same_rows(queries, items)
-    item_labels = as_labels(database_labels, "database_labels", items.shape[0])
-    true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
-    classes, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
+    queries, items, query_codes, item_codes, class_sizes = coded_problem(
+        query, query_labels, database, database_labels, normalize, same_rows=leave_one_out
+    )
     if not ks:
         return {}
     predictions = _knn_code_predictions(
         queries,
         items,
         item_codes,
-        len(classes),
+        len(class_sizes),
         ks,
         weighted,
         device=device,

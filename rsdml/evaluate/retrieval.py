@@ -41,13 +41,9 @@ import torch
 from rsdml.evaluate.search import (
     DEFAULT_MEMORY_MB,
     ArrayLike,
-    as_embeddings,
-    as_labels,
     check_ks,
-    check_pair,
-    check_same_rows,
     chunk_rows,
-    encode_labels,
+    coded_problem,
     exclude_self,
     iter_chunks,
     top_k,
@@ -312,32 +308,6 @@ def _chunk_hits(
     return RankedHits(rows, ranks[rows, positions], positions + 1, total, length)
 
 
-def _coded_problem(
-    query: ArrayLike,
-    query_labels: ArrayLike,
-    database: ArrayLike,
-    database_labels: ArrayLike,
-    normalize: bool,
-    *,
-    same_rows: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
-    """A retrieval problem checked and coded: (queries, database items) as CPU float32
-    embeddings, their labels as shared codes 0..C-1, and the database size of each class
-    (C entries, every code of either side). ``same_rows``: the queries must be the database
-    (leave-one-out)."""
-    items = as_embeddings(database, "database", normalize=normalize)
-    queries = as_embeddings(query, "query", normalize=normalize)
-    check_pair(queries, items)
-    if same_rows:
-        check_same_rows(queries, items)
-    item_labels = as_labels(database_labels, "database_labels", items.shape[0])
-    true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
-    _, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
-    num_classes = int(max(query_codes.max(), item_codes.max())) + 1
-    class_sizes = np.bincount(item_codes, minlength=num_classes)
-    return queries, items, query_codes, item_codes, class_sizes
-
-
 def ranked_hits_chunks(
     query: ArrayLike,
     query_labels: ArrayLike,
@@ -360,7 +330,7 @@ def ranked_hits_chunks(
         ``(start, hits)``: the :class:`RankedHits` of queries ``start .. start + B - 1``.
     """
     target = resolve_device(device)
-    queries, items, query_codes, item_codes, class_sizes = _coded_problem(
+    queries, items, query_codes, item_codes, class_sizes = coded_problem(
         query, query_labels, database, database_labels, normalize, same_rows=leave_one_out
     )
     items = items.to(target)
@@ -493,7 +463,7 @@ def cutoff_scores(
     :func:`retrieval_scores`.
     """
     ks = check_ks(ks)
-    queries, items, query_codes, item_codes, class_sizes = _coded_problem(
+    queries, items, query_codes, item_codes, class_sizes = coded_problem(
         query, query_labels, database, database_labels, normalize
     )
     # R of each query: the database items of its class (the "possible" normalisation's min(K, R))

@@ -134,6 +134,32 @@ def check_same_rows(query: torch.Tensor, database: torch.Tensor) -> None:
         raise ValueError("leave-one-out needs at least two embeddings")
 
 
+def coded_problem(
+    query: ArrayLike,
+    query_labels: ArrayLike,
+    database: ArrayLike,
+    database_labels: ArrayLike,
+    normalize: bool,
+    *,
+    same_rows: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, np.ndarray, np.ndarray, np.ndarray]:
+    """A retrieval problem checked and coded: (queries, database items) as CPU float32
+    embeddings, their labels as shared codes 0..C-1, and the database size of each class
+    (C entries, every code of either side). ``same_rows``: the queries must be the database
+    (leave-one-out)."""
+    items = as_embeddings(database, "database", normalize=normalize)
+    queries = as_embeddings(query, "query", normalize=normalize)
+    check_pair(queries, items)
+    if same_rows:
+        check_same_rows(queries, items)
+    item_labels = as_labels(database_labels, "database_labels", items.shape[0])
+    true_labels = as_labels(query_labels, "query_labels", queries.shape[0])
+    _, (query_codes, item_codes) = encode_labels(true_labels, item_labels)
+    num_classes = int(max(query_codes.max(), item_codes.max())) + 1
+    class_sizes = np.bincount(item_codes, minlength=num_classes)
+    return queries, items, query_codes, item_codes, class_sizes
+
+
 def exclude_self(similarities: torch.Tensor, start: int) -> None:
     """Set, in place, each query's similarity to its own database row to -inf: row ``r`` of a
     chunk of queries starting at ``start`` is database item ``start + r`` (leave-one-out).
