@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import torch
 
 from rsdml.evaluate.clustering import clustering_accuracy, clustering_scores, kmeans_assignments
-from rsdml.evaluate.knn import knn_accuracy, knn_predict
+from rsdml.evaluate.knn import knn_accuracy, knn_predict, knn_scores, knn_votes
 from rsdml.evaluate.rank import effective_rank, rank_analysis
 from rsdml.evaluate.retrieval import (
     RankedHits,
@@ -125,8 +125,10 @@ def evaluate_embeddings(
     }
     problem = (query, query_labels, database, database_labels)
     scores: dict[str, float] = {}
+    votes = None
     if any(name.startswith("knn@") for name in wanted):
-        scores.update(knn_accuracy(*problem, KNN_KS, **search))
+        # filled by the retrieval's search below when there is one: one matrix product for both
+        votes, query_codes = knn_votes(*problem, KNN_KS, normalize=normalize, device=device)
     if wanted & {"acc", "nmi", "ari"}:
         if clustering_on == "query":
             clustered, clustered_labels = query, query_labels
@@ -138,9 +140,13 @@ def evaluate_embeddings(
             )
         )
     if "map" in wanted:
-        scores.update(retrieval_scores(*problem, RETRIEVAL_KS, **search))
+        scores.update(retrieval_scores(*problem, RETRIEVAL_KS, visit=votes, **search))
     elif any(name.startswith(("map@", "p@")) for name in wanted):
-        scores.update(cutoff_scores(*problem, RETRIEVAL_KS, **search))
+        scores.update(cutoff_scores(*problem, RETRIEVAL_KS, visit=votes, **search))
+    elif votes is not None:
+        votes.search(memory_mb=memory_mb, chunk_size=chunk_size)
+    if votes is not None:
+        scores.update(knn_scores(votes, query_codes))
     return {name: float(scores[name]) for name in METRIC_NAMES if name in wanted}
 
 
@@ -184,10 +190,14 @@ def evaluate_leave_one_out(
         "leave_one_out": True,
     }
     problem = (embeddings, labels, embeddings, labels)
-    scores: dict[str, float] = {}
-    scores.update(knn_accuracy(*problem, KNN_KS, **search))
+    votes, codes = knn_votes(
+        *problem, KNN_KS, normalize=normalize, device=device, leave_one_out=True
+    )
+    scores = retrieval_scores(
+        *problem, RETRIEVAL_KS, benchmark_metrics=True, visit=votes, **search
+    )  # one search serves the kNN votes too
+    scores.update(knn_scores(votes, codes))
     scores.update(
         clustering_scores(embeddings, labels, seed=seed, n_init=n_init, normalize=normalize)
     )
-    scores.update(retrieval_scores(*problem, RETRIEVAL_KS, benchmark_metrics=True, **search))
     return {name: float(scores[name]) for name in ALL_METRICS}

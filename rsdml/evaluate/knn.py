@@ -37,8 +37,7 @@ from rsdml.evaluate.search import (
     chunk_rows,
     coded_problem,
     encode_labels,
-    exclude_self,
-    iter_chunks,
+    similarity_chunks,
     top_k_rows,
 )
 from rsdml.metric_names import KNN_KS
@@ -67,61 +66,120 @@ def _neighbour_votes(
     return votes.argmax(dim=1)
 
 
-def _knn_code_predictions(
-    queries: torch.Tensor,
-    items: torch.Tensor,
-    item_codes: np.ndarray,
-    num_classes: int,
-    ks: Sequence[int],
-    weighted: bool,
-    *,
-    device: str | torch.device | None,
-    memory_mb: float,
-    chunk_size: int | None,
-    leave_one_out: bool = False,
-) -> dict[int, np.ndarray]:
-    """Predicted class codes of every query for every k (capped at the database size).
+class NeighbourVotes:
+    """kNN predictions of every query, gathered a chunk of similarity rows at a time.
+
+    Called with ``(start, similarities)`` (a :data:`~rsdml.evaluate.search.SimilarityVisitor`),
+    it predicts the class codes of queries ``start .. start + B - 1`` for every k. A search
+    for other metrics can call it with its own chunks, so that one matrix product serves both;
+    :meth:`search` runs a search for it alone.
 
     ``leave_one_out``: the queries are the database items themselves, row for row, and each
-    one's own row is kept out of its neighbours (its similarity is set to -inf and the search
+    one's own row is kept out of its neighbours (the search sets its similarity to -inf and
     stops short of it: the database holds N - 1 items for every query).
     """
-    target = resolve_device(device)
-    items = items.to(target)
-    codes = torch.as_tensor(item_codes, dtype=torch.int64, device=target)
-    num_items = items.shape[0] - int(leave_one_out)
-    largest = min(max(ks), num_items)
-    candidates = min(largest + EXTRA_CANDIDATES, num_items)
-    # Per query row: the similarity row plus the float64 candidate differences (B, c, D).
-    row_width = num_items + 2 * candidates * items.shape[1]
-    rows = chunk_rows(
-        row_width, TOP_K_BYTES_PER_ELEMENT, memory_mb=memory_mb, chunk_size=chunk_size
-    )
-    predictions = {k: np.empty(queries.shape[0], dtype=np.int64) for k in ks}
-    items64 = items.to(torch.float64)  # converted once, not once per gathered candidate
-    for start, stop in iter_chunks(queries.shape[0], rows, "kNN classification"):
-        chunk = queries[start:stop].to(target)
-        similarities = chunk @ items.T
-        if leave_one_out:
-            exclude_self(similarities, start)
-        _, indices = top_k_rows(similarities, candidates)
+
+    def __init__(
+        self,
+        queries: torch.Tensor,
+        items: torch.Tensor,
+        item_codes: np.ndarray,
+        num_classes: int,
+        ks: Sequence[int],
+        weighted: bool,
+        *,
+        device: str | torch.device | None,
+        leave_one_out: bool = False,
+    ) -> None:
+        target = resolve_device(device)
+        self.queries, self.items = queries, items.to(target)
+        self.items64 = self.items.to(torch.float64)  # converted once, not once per candidate
+        self.codes = torch.as_tensor(item_codes, dtype=torch.int64, device=target)
+        self.num_classes, self.ks, self.weighted = num_classes, tuple(ks), weighted
+        self.leave_one_out = leave_one_out
+        self.num_items = items.shape[0] - int(leave_one_out)
+        largest = min(max(self.ks), self.num_items)
+        self.candidates = min(largest + EXTRA_CANDIDATES, self.num_items)
+        self.predictions = {k: np.empty(queries.shape[0], dtype=np.int64) for k in self.ks}
+        self._voted = np.zeros(queries.shape[0], dtype=bool)
+
+    def __call__(self, start: int, similarities: torch.Tensor) -> None:
+        stop = start + similarities.shape[0]
+        chunk = self.queries[start:stop].to(similarities.device)
+        _, indices = top_k_rows(similarities, self.candidates)
         # Float64 distances of the candidates: exact zeros for duplicates, and no cancellation
         # error from 2 - 2s for close neighbours.
-        differences = chunk.to(torch.float64)[:, None, :] - items64[indices]
+        differences = chunk.to(torch.float64)[:, None, :] - self.items64[indices]
         distances = torch.linalg.vector_norm(differences, dim=2)
         # Re-rank by (distance, database index): sort by index, then stably by distance.
         by_index = torch.argsort(indices, dim=1)
         indices, distances = indices.gather(1, by_index), distances.gather(1, by_index)
         by_distance = torch.argsort(distances, dim=1, stable=True)
         indices, distances = indices.gather(1, by_distance), distances.gather(1, by_distance)
-        neighbour_codes = codes[indices]
-        for k in ks:
-            kept = min(k, num_items)
+        neighbour_codes = self.codes[indices]
+        for k in self.ks:
+            kept = min(k, self.num_items)
             predicted = _neighbour_votes(
-                distances[:, :kept], neighbour_codes[:, :kept], num_classes, weighted
+                distances[:, :kept], neighbour_codes[:, :kept], self.num_classes, self.weighted
             )
-            predictions[k][start:stop] = predicted.cpu().numpy()
-    return predictions
+            self.predictions[k][start:stop] = predicted.cpu().numpy()
+        self._voted[start:stop] = True
+
+    def search(self, *, memory_mb: float, chunk_size: int | None) -> NeighbourVotes:
+        """Run a search of every query for these votes alone; returns ``self``."""
+        # Per query row: the similarity row plus the float64 candidate differences (B, c, D).
+        row_width = self.num_items + 2 * self.candidates * self.items.shape[1]
+        rows = chunk_rows(
+            row_width, TOP_K_BYTES_PER_ELEMENT, memory_mb=memory_mb, chunk_size=chunk_size
+        )
+        chunks = similarity_chunks(
+            self.queries, self.items, rows, "kNN classification",
+            leave_one_out=self.leave_one_out, visit=self,
+        )  # fmt: skip
+        for _ in chunks:
+            pass
+        return self
+
+    def code_predictions(self) -> dict[int, np.ndarray]:
+        """The predicted class code of every query for every k.
+
+        Raises:
+            RuntimeError: some query's similarities were never shown to the votes.
+        """
+        if not self._voted.all():
+            missing = int((~self._voted).sum())
+            raise RuntimeError(f"{missing} queries have no kNN votes: search every query first")
+        return self.predictions
+
+
+def knn_votes(
+    query: ArrayLike,
+    query_labels: ArrayLike,
+    database: ArrayLike,
+    database_labels: ArrayLike,
+    ks: Sequence[int] = KNN_KS,
+    weighted: bool = True,
+    *,
+    normalize: bool = True,
+    device: str | torch.device | None = "auto",
+    leave_one_out: bool = False,
+) -> tuple[NeighbourVotes, np.ndarray]:
+    """Empty :class:`NeighbourVotes` of a labelled problem and the queries' class codes, for a
+    search to fill (arguments as in :func:`knn_accuracy`; ``ks`` must not be empty)."""
+    queries, items, query_codes, item_codes, class_sizes = coded_problem(
+        query, query_labels, database, database_labels, normalize, same_rows=leave_one_out
+    )
+    votes = NeighbourVotes(
+        queries, items, item_codes, len(class_sizes), ks, weighted,
+        device=device, leave_one_out=leave_one_out,
+    )  # fmt: skip
+    return votes, query_codes
+
+
+def knn_scores(votes: NeighbourVotes, query_codes: np.ndarray) -> dict[str, float]:
+    """``{"knn@k": accuracy}`` of filled votes against the queries' true class codes."""
+    predictions = votes.code_predictions()
+    return {f"knn@{k}": float(np.mean(predictions[k] == query_codes)) for k in votes.ks}
 
 
 def knn_predict(
@@ -159,18 +217,9 @@ def knn_predict(
     check_pair(queries, items)
     labels = as_labels(database_labels, "database_labels", items.shape[0])
     classes, (codes,) = encode_labels(labels)
-    predictions = _knn_code_predictions(
-        queries,
-        items,
-        codes,
-        len(classes),
-        (k,),
-        weighted,
-        device=device,
-        memory_mb=memory_mb,
-        chunk_size=chunk_size,
-    )
-    return classes[predictions[k]]
+    votes = NeighbourVotes(queries, items, codes, len(classes), (k,), weighted, device=device)
+    votes.search(memory_mb=memory_mb, chunk_size=chunk_size)
+    return classes[votes.code_predictions()[k]]
 
 
 def knn_accuracy(
@@ -214,21 +263,15 @@ def knn_accuracy(
         ``{"knn@k": accuracy}`` with accuracies as floats in [0, 1].
     """
     ks = check_ks(ks)
-    queries, items, query_codes, item_codes, class_sizes = coded_problem(
-        query, query_labels, database, database_labels, normalize, same_rows=leave_one_out
-    )
     if not ks:
+        # still checks the problem, as a search would
+        coded_problem(
+            query, query_labels, database, database_labels, normalize, same_rows=leave_one_out
+        )
         return {}
-    predictions = _knn_code_predictions(
-        queries,
-        items,
-        item_codes,
-        len(class_sizes),
-        ks,
-        weighted,
-        device=device,
-        memory_mb=memory_mb,
-        chunk_size=chunk_size,
-        leave_one_out=leave_one_out,
-    )
-    return {f"knn@{k}": float(np.mean(predictions[k] == query_codes)) for k in ks}
+    votes, query_codes = knn_votes(
+        query, query_labels, database, database_labels, ks, weighted,
+        normalize=normalize, device=device, leave_one_out=leave_one_out,
+    )  # fmt: skip
+    votes.search(memory_mb=memory_mb, chunk_size=chunk_size)
+    return knn_scores(votes, query_codes)

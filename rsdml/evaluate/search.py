@@ -14,7 +14,7 @@ keeps when its distances tie exactly at the k-th place.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -32,6 +32,12 @@ TOP_K_BYTES_PER_ELEMENT = 8
 """Bytes per (query, database) pair while searching: the float32 similarity, with slack."""
 
 ArrayLike = np.ndarray | torch.Tensor | Sequence[Any]
+
+SimilarityVisitor = Callable[[int, torch.Tensor], None]
+"""Called with ``(start, similarities)`` for each chunk of a search before the search uses it:
+the (B, N) similarities of queries ``start .. start + B - 1``, not to be modified. One search
+can so serve another metric (the kNN votes of :func:`rsdml.evaluate.knn.knn_votes`) without a
+second matrix product."""
 
 
 def check_ks(ks: Sequence[int]) -> tuple[int, ...]:
@@ -203,6 +209,30 @@ def iter_chunks(num_rows: int, rows_per_chunk: int, desc: str) -> Iterator[tuple
         yield start, min(start + rows_per_chunk, num_rows)
 
 
+def similarity_chunks(
+    queries: torch.Tensor,
+    items: torch.Tensor,
+    rows_per_chunk: int,
+    desc: str,
+    *,
+    leave_one_out: bool = False,
+    visit: SimilarityVisitor | None = None,
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(start, similarities)`` for each chunk of ``rows_per_chunk`` queries: their (B, N)
+    dot products with every item, on the items' device, shown to ``visit`` first.
+
+    ``leave_one_out``: the queries are the items, row for row, and each query's similarity to
+    itself is -inf (:func:`exclude_self`).
+    """
+    for start, stop in iter_chunks(queries.shape[0], rows_per_chunk, desc):
+        similarities = queries[start:stop].to(items.device) @ items.T
+        if leave_one_out:
+            exclude_self(similarities, start)
+        if visit is not None:
+            visit(start, similarities)
+        yield start, similarities
+
+
 def top_k_rows(similarities: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The k largest entries of each row, by descending value, ties to the lowest column.
 
@@ -240,6 +270,7 @@ def top_k(
     memory_mb: float = DEFAULT_MEMORY_MB,
     device: str | torch.device | None = "auto",
     normalize: bool = True,
+    visit: SimilarityVisitor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The k most similar database items of every query (cosine similarity), chunk by chunk.
 
@@ -251,6 +282,7 @@ def top_k(
         memory_mb: working-memory budget of one chunk, in MiB.
         device: "auto", "cpu", "cuda", ...
         normalize: L2-normalise both sides first (a no-op for normalised embeddings).
+        visit: shown each chunk's similarities (:data:`SimilarityVisitor`).
 
     Returns:
         ``(similarities, indices)``: (Q, min(k, N)) float32 and int64 CPU tensors, sorted by
@@ -267,9 +299,9 @@ def top_k(
     )
     all_values = torch.empty(queries.shape[0], k, dtype=torch.float32)
     all_indices = torch.empty(queries.shape[0], k, dtype=torch.int64)
-    for start, stop in iter_chunks(queries.shape[0], rows, "nearest-neighbour search"):
-        similarities = queries[start:stop].to(target) @ items.T
+    chunks = similarity_chunks(queries, items, rows, "nearest-neighbour search", visit=visit)
+    for start, similarities in chunks:
         values, indices = top_k_rows(similarities, k)
-        all_values[start:stop] = values.cpu()
-        all_indices[start:stop] = indices.cpu()
+        all_values[start : start + len(values)] = values.cpu()
+        all_indices[start : start + len(values)] = indices.cpu()
     return all_values, all_indices

@@ -10,11 +10,14 @@ from rsdml.evaluate import (
     METRIC_NAMES,
     VALIDATION_METRICS,
     clustering_scores,
+    cutoff_scores,
     evaluate_embeddings,
     evaluate_leave_one_out,
     knn_accuracy,
     retrieval_scores,
 )
+from rsdml.evaluate import knn as knn_module
+from rsdml.evaluate.knn import knn_scores, knn_votes
 from rsdml.metric_names import ALL_METRICS
 
 
@@ -56,6 +59,44 @@ def test_asked_for_metrics_only_and_the_cheap_validation_set_agrees_with_the_ful
     assert only == {"nmi": pytest.approx(full["nmi"]), "map": pytest.approx(full["map"])}
     with pytest.raises(ValueError, match="unknown metric.*'map@7'"):
         evaluate_embeddings(*problem, device="cpu", metrics=["map@7"])
+
+
+@pytest.mark.parametrize("chunk_size", [None, 7])
+def test_knn_votes_filled_by_a_retrieval_search_equal_knn_accuracy(chunk_size):
+    query, query_labels = class_clusters(3, 40, noise=1.2)
+    database, database_labels = class_clusters(4, 90, noise=1.2)
+    database[5] = database[60]  # an exact duplicate: the vote's tie rule on distances
+    problem = (query, query_labels, database, database_labels)
+    alone = knn_accuracy(*problem, device="cpu")
+    for search in (retrieval_scores, cutoff_scores):
+        votes, codes = knn_votes(*problem, device="cpu")
+        search(*problem, device="cpu", chunk_size=chunk_size, visit=votes)
+        assert knn_scores(votes, codes) == alone, search.__name__
+    unfilled, codes = knn_votes(*problem, device="cpu")
+    with pytest.raises(RuntimeError, match="40 queries have no kNN votes"):
+        knn_scores(unfilled, codes)
+
+
+def test_one_search_serves_knn_and_retrieval(monkeypatch):
+    """evaluate_embeddings and evaluate_leave_one_out give the kNN votes the retrieval's
+    similarities: the kNN's own search is never run (it would raise here)."""
+    query, query_labels = class_clusters(5, 30)
+    database, database_labels = class_clusters(6, 70)
+    problem = (query, query_labels, database, database_labels)
+    expected = evaluate_embeddings(*problem, device="cpu", n_init=2)
+    expected_alone = evaluate_leave_one_out(database, database_labels, device="cpu", n_init=2)
+
+    def no_second_search(*args, **kwargs):
+        raise AssertionError("the kNN ran a search of its own")
+
+    monkeypatch.setattr(knn_module, "similarity_chunks", no_second_search)
+    assert evaluate_embeddings(*problem, device="cpu", n_init=2) == expected
+    cheap = evaluate_embeddings(*problem, device="cpu", metrics=VALIDATION_METRICS)
+    assert cheap == {name: expected[name] for name in VALIDATION_METRICS}
+    left_out = evaluate_leave_one_out(database, database_labels, device="cpu", n_init=2)
+    assert left_out == expected_alone
+    with pytest.raises(AssertionError, match="search of its own"):
+        evaluate_embeddings(*problem, device="cpu", metrics=["knn@10"])  # nothing to ride on
 
 
 def test_clustering_on_the_database_uses_the_database_labels():

@@ -10,6 +10,7 @@ from sklearn.metrics import average_precision_score
 from rsdml.evaluate import retrieval
 from rsdml.evaluate.retrieval import (
     RankedHits,
+    _count_not_above,
     _rank_keys,
     average_precision,
     cutoff_scores,
@@ -189,9 +190,8 @@ def test_duplicated_database_rows_tie_and_are_ranked_by_index():
 @pytest.mark.parametrize("max_tied_pairs", [0, 10**9])
 def test_collapsed_embeddings_rank_by_index_either_way(monkeypatch, max_tied_pairs):
     """Every database row the same (a collapsed model): all similarities tie, so the ranking
-    is the database order; ranked by integer keys (limit 0) or by the per-pair tie count."""
+    is the database order; ranked by integer keys (limit 0) or by the tied runs."""
     monkeypatch.setattr(retrieval, "MAX_TIED_PAIRS_PER_ROW", max_tied_pairs)
-    monkeypatch.setattr(retrieval, "TIE_BLOCK", 7)  # several blocks a chunk
     rng = np.random.default_rng(3)
     # a unit axis: every similarity is the query's first coordinate, exactly, whatever order
     # the matrix product sums in (rows of another vector can differ in the last bit)
@@ -202,6 +202,44 @@ def test_collapsed_embeddings_rank_by_index_either_way(monkeypatch, max_tied_pai
     expected = brute_force_scores(brute_force_rankings(*problem), KS)
     scores = retrieval_scores(*problem, KS, device="cpu", chunk_size=5)
     assert scores == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 6])
+@pytest.mark.parametrize("max_tied_pairs", [-1, 10**9])
+def test_small_integer_vectors_tie_everywhere_and_rank_like_brute_force(
+    monkeypatch, chunk_size, max_tied_pairs
+):
+    """Unnormalised vectors of -1, 0 and 1: their dot products are small integers, exactly, so
+    most relevant items tie with other items, relevant or not, in runs of every length; ranked
+    by integer keys (limit -1) or by the tied runs."""
+    monkeypatch.setattr(retrieval, "MAX_TIED_PAIRS_PER_ROW", max_tied_pairs)
+    rng = np.random.default_rng(21)
+    database = rng.integers(-1, 2, size=(80, 3)).astype(np.float32)
+    query = rng.integers(-1, 2, size=(14, 3)).astype(np.float32)
+    database_labels = rng.integers(0, 3, size=80)
+    query_labels = rng.integers(0, 3, size=14)
+    rankings = []
+    for vector, label in zip(query, query_labels, strict=True):
+        row = database @ vector
+        order = sorted(range(len(row)), key=lambda j, row=row: (-row[j], j))
+        rankings.append([bool(database_labels[j] == label) for j in order])
+    expected = brute_force_scores(rankings, KS)
+    problem = (query, query_labels, database, database_labels)
+    scores = retrieval_scores(*problem, KS, normalize=False, device="cpu", chunk_size=chunk_size)
+    assert scores == pytest.approx(expected, abs=1e-12)
+    _, curve = precision_recall_curve(*problem, normalize=False, device="cpu", chunk_size=5)
+    np.testing.assert_allclose(curve, brute_force_curve(rankings, recall_levels(11)), atol=1e-12)
+
+
+def test_count_not_above_agrees_with_torch_searchsorted():
+    rng = np.random.default_rng(4)
+    rows = torch.as_tensor(rng.integers(-3, 4, size=(6, 30)).astype(np.float32))
+    rows[0, :4] = -torch.inf  # the -inf of a leave-one-out row, and padding-like values
+    haystack = torch.sort(rows, dim=1).values
+    for needles in (rows[:, ::3], torch.sort(rows[:, ::2], dim=1).values):
+        needles = needles.contiguous()
+        expected = torch.searchsorted(haystack, needles, right=True)
+        assert torch.equal(_count_not_above(haystack, needles), expected)
 
 
 def test_integer_keys_and_float_ranking_agree_on_random_data(monkeypatch, random_problem):
