@@ -55,7 +55,7 @@ lab: $(STAMP) $(LAB_SETTINGS)
 	$(BIN)/jupyter lab $(ALLOW_ROOT) notebooks/
 
 figures: $(STAMP)
-	$(BIN)/rsdml figures $(STUDY_OUT) --figures figures/$(STUDY)
+	$(BIN)/rsdml figures $(STUDY_OUT) --figures figures/$(STUDY) --workers $(WORKERS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -14,9 +14,10 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -104,6 +105,44 @@ def content_key(*parts: Any, length: int = 16) -> str:
 
     blob = json.dumps(parts, sort_keys=True, default=default, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+Answer = TypeVar("Answer")
+
+
+class ContentMemo:
+    """Answers of a pure computation kept in this process, found again by the content of its
+    inputs: arrays compared by a SHA-256 of their bytes, shape and type, other parts as JSON.
+    The ``size`` most recently used answers are kept.
+
+    For work that a process repeats on equal inputs held in new objects (a study worker's
+    cells), where a cache on disk would cost more than the work.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"a memo keeps at least one answer, got size={size}")
+        self.size = size
+        self._answers: OrderedDict[str, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def recall(
+        self, arrays: Sequence[np.ndarray], parts: Any, compute: Callable[[], Answer]
+    ) -> Answer:
+        """The answer kept for these ``arrays`` and ``parts``, else ``compute()``, kept."""
+        key = content_key(
+            [(array.dtype.str, array.shape, array_checksum(array)) for array in arrays],
+            parts,
+            length=64,
+        )
+        if key not in self._answers:
+            self._answers[key] = compute()
+            while len(self._answers) > self.size:
+                self._answers.popitem(last=False)
+        self._answers.move_to_end(key)
+        return self._answers[key]
 
 
 class PathBlocked(UserError, NotADirectoryError):

@@ -12,6 +12,7 @@ import pytest
 from rsdml.errors import UserError
 from rsdml.storage import (
     CacheNotWritable,
+    ContentMemo,
     array_checksum,
     atomic_save_numpy,
     atomic_write_json,
@@ -156,3 +157,26 @@ def test_staging_folders_follow_the_umask(tmp_path):
         os.umask(previous)
     assert folder.parent == tmp_path and folder.name.startswith(".stage-")
     assert folder.stat().st_mode & 0o777 == 0o750
+
+
+def test_a_memo_answers_equal_content_once_and_forgets_the_oldest():
+    memo, computed = ContentMemo(2), []
+
+    def answer(value):
+        def compute():
+            computed.append(value)
+            return value
+
+        return compute
+
+    first = np.arange(6.0).reshape(2, 3)
+    assert memo.recall([first], "p", answer("a")) == "a"
+    # a new array of the same content: remembered; another shape, dtype, value or part: not
+    assert memo.recall([first.copy()], "p", answer("b")) == "a"
+    assert memo.recall([first.reshape(3, 2)], "p", answer("c")) == "c"
+    assert memo.recall([first.astype(np.float32)], "p", answer("d")) == "d"
+    assert memo.recall([first], "q", answer("e")) == "e"
+    assert len(memo) == 2 and computed == ["a", "c", "d", "e"]
+    assert memo.recall([first], "p", answer("f")) == "f"  # "a" was the oldest: forgotten
+    with pytest.raises(ValueError, match="at least one"):
+        ContentMemo(0)

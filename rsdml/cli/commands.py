@@ -328,7 +328,7 @@ def _plan_text(plan: dict[str, Any]) -> str:
 def cmd_figures(args: argparse.Namespace) -> int:
     from rsdml.study import regenerate_figures
 
-    summary = regenerate_figures(args.run_dir, figures=args.figures)
+    summary = regenerate_figures(args.run_dir, figures=args.figures, workers=args.workers)
     failed = summary["report_failed"]
     say(
         f"figures and tables of {args.run_dir} are in {summary['figures']}"

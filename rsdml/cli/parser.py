@@ -512,6 +512,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("run_dir", help="the study folder written by `rsdml study`")
     p.add_argument("--figures", metavar="DIR", help="output folder (default: <run_dir>/figures)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=text.workers,
+        help=f"report notebooks run side by side (default: {text.workers})",
+    )
     p.set_defaults(func=commands.cmd_figures)
 
     p = add_parser(

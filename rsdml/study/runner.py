@@ -198,44 +198,57 @@ def shares_features(study: Study, cells: list[Cell]) -> bool:
     )
 
 
-def run_report(study: Study, out: Path, figures: Path) -> list[dict[str, Any]]:
+def run_report(study: Study, out: Path, figures: Path, workers: int = 1) -> list[dict[str, Any]]:
     """Execute the report notebooks over the study folder; they write into ``figures``.
 
-    Each notebook is announced on stderr before it runs and timed after: some take minutes
-    (t-SNE and UMAP over every cell) with no other output.
+    With ``workers`` > 1 that many notebooks run side by side, each on its share of the cores:
+    they write files of their own, and most of their work (t-SNE, UMAP, rankings) runs on one
+    thread. Each notebook is announced on stderr when it starts and timed when it ends: some
+    take minutes with no other output. Returns one record per notebook, in the study's order.
     """
     figures.mkdir(parents=True, exist_ok=True)
-    results = []
-    for number, name in enumerate(study.report, start=1):
-        notebook = notebook_path(name, out)
-        print(
-            f"report {number}/{len(study.report)}: {name} ({notebook.name}) ...",
-            file=sys.stderr,
-            flush=True,
+    workers = max(1, min(workers, len(study.report)))
+    jobs = [
+        (
+            f"{number}/{len(study.report)}",
+            name,
+            notebook_path(name, out),
+            out / "report" / f"{name}.ipynb",
+            {
+                **study.report_parameters.get(name, {}),
+                "study_dir": str(out.resolve()),
+                "figures_dir": str(figures.resolve()),
+            },
+            threads_per_worker(workers),
         )
-        started = time.time()
-        output = out / "report" / f"{name}.ipynb"
-        parameters = {
-            **study.report_parameters.get(name, {}),
-            "study_dir": str(out.resolve()),
-            "figures_dir": str(figures.resolve()),
-        }
-        record: dict[str, Any] = {"label": f"report/{name}"}
-        try:
-            execute_notebook(notebook, output, parameters, threads=max(1, os.cpu_count() or 1))
-            record["status"] = "done"
-        except Exception as error:
-            record["status"] = "failed"
-            record["error"] = f"{type(error).__name__}: {error}"[:4000]
-        record["seconds"] = time.time() - started
-        print(
-            f"report {number}/{len(study.report)}: {name} {record['status']} in "
-            f"{record['seconds']:.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-        results.append(record)
-    return results
+        for number, name in enumerate(study.report, start=1)
+    ]
+    if workers == 1:
+        return [_run_report_notebook(*job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_run_report_notebook, *zip(*jobs, strict=True)))
+
+
+def _run_report_notebook(
+    place: str, name: str, notebook: Path, output: Path, parameters: dict[str, Any], threads: int
+) -> dict[str, Any]:
+    """Run one report notebook (``place`` is its "i/n" in the report); its record."""
+    print(f"report {place}: {name} ({notebook.name}) ...", file=sys.stderr, flush=True)
+    started = time.time()
+    record: dict[str, Any] = {"label": f"report/{name}"}
+    try:
+        execute_notebook(notebook, output, parameters, threads=threads)
+        record["status"] = "done"
+    except Exception as error:
+        record["status"] = "failed"
+        record["error"] = f"{type(error).__name__}: {error}"[:4000]
+    record["seconds"] = time.time() - started
+    print(
+        f"report {place}: {name} {record['status']} in {record['seconds']:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    return record
 
 
 def threads_per_worker(workers: int) -> int:
@@ -314,7 +327,7 @@ def run_study(
         if pending
         else []
     )
-    return finish_study(study, out, figures, cells, results, moved, busy, report)
+    return finish_study(study, out, figures, cells, results, moved, busy, report, workers)
 
 
 def cell_records(cells: list[Cell]) -> list[dict[str, Any]]:
@@ -347,9 +360,11 @@ def finish_study(
     moved: dict[str, tuple[Cell, Path]],
     busy: list[str],
     report: bool,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """After the cells: settle the replaced results, list the failures, run the report and
-    write ``summary.json``; returns the summary (the same for every executor)."""
+    """After the cells: settle the replaced results, list the failures, run the report (its
+    notebooks ``workers`` at a time) and write ``summary.json``; returns the summary (the same
+    for every executor)."""
     kept = settle_replaced(moved, results)
     ran = [r for r in results if r["status"] in ("done", "failed") and not r.get("skipped")]
     busy = [*busy, *(r["label"] for r in results if r["status"] == "running")]
@@ -363,7 +378,7 @@ def finish_study(
             f"under {out / 'cells'}",
             file=sys.stderr,
         )
-    reports = run_report(study, out, figures) if report else []
+    reports = run_report(study, out, figures, workers) if report else []
     summary = {
         "study": study.name,
         "cells": len(cells),
@@ -396,16 +411,17 @@ def _write_study_file(path: Path, data: dict[str, Any]) -> None:
 
 
 def regenerate_figures(
-    out: str | os.PathLike, figures: str | os.PathLike | None = None
+    out: str | os.PathLike, figures: str | os.PathLike | None = None, workers: int = 1
 ) -> dict[str, Any]:
-    """Re-run only the report notebooks of an existing study folder (no training)."""
+    """Re-run only the report notebooks of an existing study folder (no training), ``workers``
+    notebooks at a time."""
     out = Path(out)
     stored = out / "study.json"
     if not stored.exists():
         raise StudyError(f"{out} is not a study folder (no study.json); run `rsdml study` first")
     study = Study(**read_json(stored, what="the stored study"))
     figures = Path(figures or out / "figures")
-    reports = run_report(study, out, figures)
+    reports = run_report(study, out, figures, workers)
     return {
         "figures": str(figures),
         "report_failed": [r["label"] for r in reports if r["status"] != "done"],

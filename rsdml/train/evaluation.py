@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -13,7 +12,7 @@ from torch import nn
 from rsdml.evaluate import knn_accuracy, rank_analysis
 from rsdml.losses import MetricLoss
 from rsdml.runtime import autocast
-from rsdml.storage import array_checksum, content_key
+from rsdml.storage import ContentMemo
 from rsdml.train.inputs import FeatureInputs, ImageInputs
 
 #: The validation metric that selects the epoch whose weights a run keeps.
@@ -96,7 +95,7 @@ def rank_stats(loss: MetricLoss, embeddings: torch.Tensor) -> dict[str, float]:
 
 #: Problems :func:`remembered_knn_accuracy` keeps the answer of, most recent last.
 REMEMBERED_KNN_PROBLEMS = 16
-_knn_answers: OrderedDict[str, dict[str, float]] = OrderedDict()
+_KNN_MEMO = ContentMemo(REMEMBERED_KNN_PROBLEMS)
 
 
 def remembered_knn_accuracy(
@@ -111,7 +110,7 @@ def remembered_knn_accuracy(
 ) -> dict[str, float]:
     """:func:`~rsdml.evaluate.knn_accuracy`, answered from memory when this process has scored
     the same problem before: the same embeddings, labels, ``ks``, device and protocol, compared
-    by content (a SHA-256 of every array's bytes, shape and type).
+    by content (:class:`~rsdml.storage.ContentMemo`).
 
     The untrained model of a seed is the same for every method and setting of a study, so its
     test kNN was computed again in every cell of a worker (about 1 s of a EuroSAT cell); the
@@ -121,16 +120,17 @@ def remembered_knn_accuracy(
         torch.as_tensor(array).cpu().numpy()
         for array in (query, query_labels, database, database_labels)
     ]
-    key = content_key(
-        [(values.dtype.str, values.shape, array_checksum(values)) for values in arrays],
-        list(ks), str(device), leave_one_out, length=64,
-    )  # fmt: skip
-    if key not in _knn_answers:
-        _knn_answers[key] = knn_accuracy(
-            query, query_labels, database, database_labels, ks,
-            device=device, leave_one_out=leave_one_out,
-        )  # fmt: skip
-        while len(_knn_answers) > REMEMBERED_KNN_PROBLEMS:
-            _knn_answers.popitem(last=False)
-    _knn_answers.move_to_end(key)
-    return dict(_knn_answers[key])
+    answer = _KNN_MEMO.recall(
+        arrays,
+        (list(ks), str(device), leave_one_out),
+        lambda: knn_accuracy(
+            query,
+            query_labels,
+            database,
+            database_labels,
+            ks,
+            device=device,
+            leave_one_out=leave_one_out,
+        ),  # fmt: skip
+    )
+    return dict(answer)

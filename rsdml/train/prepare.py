@@ -33,7 +33,7 @@ from rsdml.data.images import DecodedImages, check_on_error, load_cached_images
 from rsdml.evaluate import evaluate_embeddings, top_k
 from rsdml.models import Backbone, DeferredBackbone, defer_backbone
 from rsdml.runtime import fixed_threads, resolve_device
-from rsdml.storage import note
+from rsdml.storage import ContentMemo, note
 from rsdml.train.config import TrainConfig, frozen_views
 from rsdml.train.inputs import FeatureInputs, ImageInputs, plain_features
 
@@ -284,6 +284,25 @@ def confusion_from_features(
     return confusion
 
 
+#: Confusions a process keeps (:func:`remembered_confusion`): a study worker needs a few.
+REMEMBERED_CONFUSIONS = 4
+_CONFUSION_MEMO = ContentMemo(REMEMBERED_CONFUSIONS)
+
+
+def remembered_confusion(
+    features: torch.Tensor, labels: np.ndarray, num_classes: int, k: int = 10
+) -> np.ndarray:
+    """:func:`confusion_from_features`, answered from memory when this process computed it for
+    inputs of the same content (:class:`~rsdml.storage.ContentMemo`). Every label-dependent cell
+    of a study worker, whatever its rate or seed, asks for the same one, and its leave-one-out
+    search of EuroSAT's 18,900 training features of 1,280 dimensions took about 20 s."""
+    arrays = [torch.as_tensor(features).cpu().numpy(), np.asarray(labels)]
+    answer = _CONFUSION_MEMO.recall(
+        arrays, (num_classes, k), lambda: confusion_from_features(features, labels, num_classes, k)
+    )
+    return answer.copy()
+
+
 def prepare_data(
     config: TrainConfig, backbone: Backbone | DeferredBackbone | None = None
 ) -> RunData:
@@ -329,7 +348,7 @@ def prepare_data(
                     progress=config.progress,
                     engine=config.engine,
                 )
-                options["confusion"] = confusion_from_features(
+                options["confusion"] = remembered_confusion(
                     features[split.train], clean, len(scenes.classes)
                 )
         noise = add_label_noise(

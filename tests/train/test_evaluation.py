@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from rsdml.evaluate import knn_accuracy
+from rsdml.storage import ContentMemo
 from rsdml.train import evaluation
 from rsdml.train.evaluation import REMEMBERED_KNN_PROBLEMS, remembered_knn_accuracy
 
@@ -16,7 +17,7 @@ CPU = torch.device("cpu")
 @pytest.fixture
 def counted(monkeypatch):
     """An empty memory, and a count of the searches it could not spare."""
-    monkeypatch.setattr(evaluation, "_knn_answers", type(evaluation._knn_answers)())
+    monkeypatch.setattr(evaluation, "_KNN_MEMO", ContentMemo(REMEMBERED_KNN_PROBLEMS))
     calls = []
 
     def counting(*args, **kwargs):
@@ -71,7 +72,7 @@ def test_any_change_of_the_problem_is_searched_again(counted):
 def test_the_memory_keeps_the_most_recent_problems(counted):
     for seed in range(REMEMBERED_KNN_PROBLEMS + 1):
         remembered_knn_accuracy(*problem(seed), (1,), device=CPU)
-    assert len(evaluation._knn_answers) == REMEMBERED_KNN_PROBLEMS
+    assert len(evaluation._KNN_MEMO) == REMEMBERED_KNN_PROBLEMS
     remembered_knn_accuracy(*problem(REMEMBERED_KNN_PROBLEMS), (1,), device=CPU)  # kept
     remembered_knn_accuracy(*problem(0), (1,), device=CPU)  # the oldest, forgotten
     assert len(counted) == REMEMBERED_KNN_PROBLEMS + 2

@@ -15,9 +15,9 @@ from rsdml.data import CorruptImageError, read_image
 from rsdml.data.images import ImageOptionError
 from rsdml.errors import UserError
 from rsdml.models import Backbone
-from rsdml.train import TrainConfig, prepare_data
+from rsdml.train import TrainConfig, prepare, prepare_data
 from rsdml.train.inputs import plain_features
-from rsdml.train.prepare import load_run_images
+from rsdml.train.prepare import confusion_from_features, load_run_images, remembered_confusion
 
 SIZE = 8
 
@@ -128,3 +128,38 @@ def test_a_run_left_to_the_default_embeds_views_by_the_size_of_its_training_spli
     chosen = _config(root, on_error="raise")
     chosen.views = ("plain", "vflip")
     assert run_views(chosen, data) == ("plain", "vflip")
+
+
+def test_confusion_counts_the_classes_of_each_leave_one_out_neighbour():
+    # unit vectors at these angles: each one's nearest other vector, by hand: 0 -> 1, 1 -> 0,
+    # 2 -> 1 (class 0 each), 3 -> 4 and 4 -> 3 (class 1)
+    angles = np.array([0.0, 0.1, 0.25, 1.5, 1.6])
+    features = torch.tensor(np.stack([np.cos(angles), np.sin(angles)], axis=1))
+    labels = np.array([0, 0, 1, 1, 1])
+    confusion = confusion_from_features(features, labels, num_classes=2, k=1)
+    assert confusion.tolist() == [[2.0, 0.0], [1.0, 2.0]]
+
+
+def test_a_confusion_of_the_same_content_is_computed_once(monkeypatch):
+    monkeypatch.setattr(prepare, "_CONFUSION_MEMO", prepare.ContentMemo(2))
+    calls = []
+
+    def counted(*args):
+        calls.append(1)
+        return confusion_from_features(*args)
+
+    monkeypatch.setattr(prepare, "confusion_from_features", counted)
+    rng = np.random.default_rng(0)
+    features, labels = (
+        torch.randn(40, 6, generator=torch.Generator().manual_seed(0)),
+        rng.integers(0, 3, 40),
+    )
+    first = remembered_confusion(features, labels, 3)
+    np.testing.assert_array_equal(first, confusion_from_features(features, labels, 3))
+    first[0, 0] = -1.0  # a copy: the memory keeps its own
+    again = remembered_confusion(features.clone(), labels.copy(), 3)
+    assert len(calls) == 1 and again[0, 0] >= 0
+    relabelled = labels.copy()
+    relabelled[5] = (relabelled[5] + 1) % 3
+    remembered_confusion(features, relabelled, 3)
+    assert len(calls) == 2
