@@ -306,9 +306,10 @@ def test_a_step_budget_and_the_final_validation_metrics(tmp_path):
 
 def test_the_untrained_knn_of_a_seed_is_searched_once_in_a_process(monkeypatch):
     from rsdml.evaluate import knn_accuracy
+    from rsdml.storage import ContentMemo
     from rsdml.train import evaluation
 
-    monkeypatch.setattr(evaluation, "_knn_answers", type(evaluation._knn_answers)())
+    monkeypatch.setattr(evaluation, "_KNN_MEMO", ContentMemo(evaluation.REMEMBERED_KNN_PROBLEMS))
     searched = []
     monkeypatch.setattr(
         evaluation, "knn_accuracy", lambda *a, **k: searched.append(1) or knn_accuracy(*a, **k)
