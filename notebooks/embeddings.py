@@ -14,11 +14,11 @@
 # ---
 
 # %% [markdown]
-# # Embeddings: t-SNE and UMAP
+# # Embeddings: t-SNE and UMAP of the test images, clean labels
 #
-# Two-dimensional maps of the learned embeddings, coloured by the true class. In a noisy-label
-# setting the training images whose label was corrupted sit in thin dark rings, in their true
-# class's colour: a robust method keeps them inside their true class's cluster.
+# Two-dimensional maps of the learned test embeddings, coloured by the true class: how well
+# each method separates the classes it was trained on. The maps of noisy-label runs are the
+# `noisy_embeddings` notebook's (a report runs the two side by side).
 
 # %% tags=["parameters"]
 # The default folders are under the repository's runs/ ($RSDML_RUNS overrides it), whatever the
@@ -28,9 +28,7 @@ from rsdml.execution import runs_dir
 study_dir = runs_dir("quick")
 figures_dir = runs_dir("quick", "figures")
 clean_setting = "clean"
-noisy_setting = "uniform-0.4"
 clean_methods = ["nsl", "snca_ce_mb", "srl"]
-noisy_methods = ["nsl", "trnsl"]
 seed = 0
 projections = ["tsne", "umap"]
 # An archive's splits hold thousands of images: project a random subset of at most this many
@@ -38,53 +36,17 @@ projections = ["tsne", "umap"]
 max_points = 3000
 
 # %%
-from pathlib import Path
-
 from rsdml.execution import require_finished_runs
-from rsdml.plots import plot_projections, save_figure, use_style
-from rsdml.report import find_runs, noisy_mask
+from rsdml.plots import use_style
+from rsdml.report import save_embedding_maps
 
 require_finished_runs(study_dir)
 use_style()
-figures = Path(figures_dir)
-figures.mkdir(parents=True, exist_ok=True)
-
-
-def show(setting, methods, split):
-    """Project the ``split`` embeddings of each method's run in ``setting``; save and return figures."""
-    shown = []
-    for method in methods:
-        for run in find_runs(study_dir, method=method, setting=setting, seed=seed):
-            arrays = run.embeddings
-            labels = arrays["train_clean"] if split == "train" else arrays[f"{split}_labels"]
-            noisy = noisy_mask(run) if split == "train" else None
-            figure = plot_projections(
-                arrays[split],
-                labels,
-                run.metrics["classes"],
-                noisy=noisy,
-                seed=seed,
-                methods=tuple(projections),
-                title=f"{method}, {setting}, {split} images",
-                max_points=max_points,
-            )
-            save_figure(figure, figures / f"embedding_{method}_{setting}")
-            shown.append(figure)
-    return shown
-
-
-# %% [markdown]
-# ## Clean labels: test embeddings
 
 # %%
-figures_clean = show(clean_setting, clean_methods, "test")
+figures_clean = save_embedding_maps(
+    study_dir, figures_dir, clean_setting, clean_methods, "test",
+    seed=seed, projections=projections, max_points=max_points,
+)  # fmt: skip
 if not figures_clean:
     print("no clean runs in this study")
-
-# %% [markdown]
-# ## Noisy labels: training embeddings, corrupted labels marked
-
-# %%
-figures_noisy = show(noisy_setting, noisy_methods, "train")
-if not figures_noisy:
-    print("no noisy runs in this study")

@@ -8,6 +8,9 @@ and figures (which only format them), the report and the notebooks all need the 
 KNN_KS = (1, 5, 10)
 #: The retrieval cut-offs (``map@K``, ``p@K``).
 RETRIEVAL_KS = (5, 10, 20, 50, 100)
+#: The recall levels of a run's precision-recall curve (0, 0.05, ..., 1), which the run
+#: computes with its test metrics and the report draws.
+PR_CURVE_POINTS = 21
 #: Every metric of a run, as :func:`rsdml.evaluate.evaluate_embeddings` returns them.
 METRIC_NAMES: tuple[str, ...] = (
     *(f"knn@{k}" for k in KNN_KS),

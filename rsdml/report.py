@@ -16,12 +16,14 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 
 from rsdml import rundir
 from rsdml.data import read_image
-from rsdml.evaluate import precision_recall_curve, ranked_hits_chunks, top_k
+from rsdml.evaluate import precision_recall_curve, ranked_hits_chunks, recall_levels, top_k
 from rsdml.losses import METHODS, available
-from rsdml.metric_names import PAPER_METRICS
+from rsdml.metric_names import PAPER_METRICS, PR_CURVE_POINTS
+from rsdml.plots import plot_projections, save_figure
 from rsdml.tables import metric_label, summarise, write_tables
 
 
@@ -123,11 +125,20 @@ def write_result_tables(study_dir: str | os.PathLike, figures_dir: str | os.Path
     return frame
 
 
-def pr_curves(runs: list[Run], points: int = 21) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Precision-recall curve of each run (test queries against the clean-labelled database)."""
+def pr_curves(
+    runs: list[Run], points: int = PR_CURVE_POINTS
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Precision-recall curve of each run (test queries against the clean-labelled database):
+    the one the run kept with its test metrics when it has these recall levels, else computed
+    from its embeddings (runs of older versions, other levels)."""
+    levels = recall_levels(points)
     curves = {}
     for run in runs:
-        curves[run.method] = precision_recall_curve(*run.retrieval_problem, points=points)
+        kept = run.metrics.get("pr_curve")
+        if kept is not None and np.array_equal(kept["recall"], levels):
+            curves[run.method] = (levels, np.asarray(kept["precision"], dtype=np.float64))
+        else:
+            curves[run.method] = precision_recall_curve(*run.retrieval_problem, points=points)
     return curves
 
 
@@ -225,6 +236,41 @@ def retrieval_gallery(
         ),
         average_precision=ap,
     )
+
+
+def save_embedding_maps(
+    study_dir: str | os.PathLike,
+    figures: str | os.PathLike,
+    setting: str,
+    methods: Iterable[str],
+    split: str,
+    *,
+    seed: int = 0,
+    projections: Iterable[str] = ("tsne", "umap"),
+    max_points: int | None = None,
+) -> list[Figure]:
+    """Draw and save the 2-D maps (:func:`rsdml.plots.plot_projections`) of the ``split``
+    embeddings of each method's run in ``setting`` (seed ``seed``), coloured by true class, as
+    ``embedding_<method>_<setting>`` in ``figures``. Maps of the training split mark the images
+    whose label was corrupted. Returns the figures; methods without such a run are skipped."""
+    drawn = []
+    for method in methods:
+        for run in find_runs(study_dir, method=method, setting=setting, seed=seed):
+            arrays = run.embeddings
+            labels = arrays["train_clean"] if split == "train" else arrays[f"{split}_labels"]
+            figure = plot_projections(
+                arrays[split],
+                labels,
+                run.metrics["classes"],
+                noisy=noisy_mask(run) if split == "train" else None,
+                seed=seed,
+                methods=tuple(projections),
+                title=f"{method}, {setting}, {split} images",
+                max_points=max_points,
+            )
+            save_figure(figure, Path(figures) / f"embedding_{method}_{setting}")
+            drawn.append(figure)
+    return drawn
 
 
 def noisy_mask(run: Run) -> np.ndarray | None:

@@ -29,8 +29,10 @@ from rsdml.execution import (
 from rsdml.runtime import PROGRESS_ENV
 from rsdml.study import run_study
 
-NOTEBOOKS = ("train", "data_overview", "embeddings", "rank_analysis", "results")
-REPORTS = ("results", "embeddings", "rank_analysis", "data_overview")
+NOTEBOOKS = (
+    "train", "data_overview", "embeddings", "noisy_embeddings", "rank_analysis", "results"
+)  # fmt: skip
+REPORTS = ("results", "embeddings", "noisy_embeddings", "rank_analysis", "data_overview")
 TINY_DATA = {
     "dataset": "synthetic",
     "dataset_options": {"num_classes": 4, "images_per_class": 20, "image_size": 48},
@@ -62,6 +64,7 @@ TINY_QUICK_STUDY = {
 PARAMETERS = {
     "train": {"config": {"method": "nsl", "seed": 0, **TINY_DATA}},
     "embeddings": {"projections": ["tsne"]},
+    "noisy_embeddings": {"projections": ["tsne"]},
 }
 
 
@@ -123,7 +126,7 @@ def test_notebooks_run_from_anywhere_on_the_repositorys_runs(executed):
         "results.csv",  # results
         "learning_curves.png",
         "embedding_nsl_clean.png",  # embeddings
-        "embedding_nsl_uniform-0.4.png",
+        "embedding_nsl_uniform-0.4.png",  # noisy_embeddings
         "rank_analysis.csv",  # rank_analysis
         "class_examples.png",  # data_overview
         "transition_uniform-0.4.png",

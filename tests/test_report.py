@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 
 from rsdml import report
+from rsdml.evaluate import recall_levels
 from rsdml.losses import METHODS, available
+from rsdml.metric_names import PR_CURVE_POINTS
 from rsdml.report import Run, method_groups, retrieval_gallery
 
 CLASSES = ["beach", "forest", "river"]
@@ -91,3 +93,19 @@ def test_method_groups_follow_the_registry_families():
     every = method_groups(available())
     assert sorted(name for members in every.values() for name in members) == sorted(available())
     assert max(len(members) for members in every.values()) <= 6
+
+
+def test_pr_curves_read_the_kept_curve_and_rank_again_without_one(run, monkeypatch):
+    """A run that kept its curve (with the asked levels) is not ranked again; an older run
+    without one, or one kept at other levels, is."""
+    recomputed = report.pr_curves([run])["snca_mb"]
+    levels = recall_levels(PR_CURVE_POINTS)
+    np.testing.assert_array_equal(recomputed[0], levels)
+    run.metrics["pr_curve"] = {"recall": levels.tolist(), "precision": [0.5] * len(levels)}
+    ranked = []
+    monkeypatch.setattr(
+        report, "precision_recall_curve", lambda *a, **k: ranked.append(1) or recomputed
+    )
+    kept = report.pr_curves([run])["snca_mb"]
+    assert ranked == [] and kept[1].tolist() == [0.5] * len(levels)
+    assert report.pr_curves([run], points=11)["snca_mb"] is recomputed and ranked == [1]

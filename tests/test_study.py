@@ -29,6 +29,7 @@ from rsdml.study import (
     run_study,
 )
 from rsdml.study import runner as runner_module
+from rsdml.study.spec import stored_study
 from rsdml.train import TrainConfig
 
 TINY_STUDY = {
@@ -52,14 +53,11 @@ TINY_STUDY = {
         "labelled-0.5": {"label_fraction": 0.5},
     },
     "only": {"uniform-0.3": ["nsl", "trnsl"], "labelled-0.5": ["arcface", "hr_s2dml"]},
-    "report": ["results", "embeddings", "rank_analysis", "data_overview"],
+    "report": ["results", "embeddings", "noisy_embeddings", "rank_analysis", "data_overview"],
     # t-SNE only: UMAP's first fit costs ~20 s of JIT compilation in every fresh kernel
     "report_parameters": {
-        "embeddings": {
-            "noisy_setting": "uniform-0.3",
-            "clean_methods": ["nsl"],
-            "projections": ["tsne"],
-        },
+        "embeddings": {"clean_methods": ["nsl"], "projections": ["tsne"]},
+        "noisy_embeddings": {"noisy_setting": "uniform-0.3", "projections": ["tsne"]},
         "results": {"pr_settings": ["uniform-0.3"]},
     },
 }
@@ -552,3 +550,34 @@ def test_the_report_announces_each_notebook_and_times_it(tmp_path, monkeypatch, 
     assert lines[0].startswith("report 1/2: results") and lines[0].endswith("...")
     assert lines[1].startswith("report 1/2: results done in ") and lines[1].endswith(" s")
     assert lines[2].startswith("report 2/2: embeddings")
+
+
+def test_a_study_folder_from_before_the_maps_were_split_draws_both_kinds_of_maps():
+    """study.json of a folder written when one notebook drew the clean and the noisy maps: read
+    back, the noisy maps' notebook runs after it with the parameters that moved."""
+    old = {
+        **TINY_STUDY,
+        "report": ["results", "embeddings", "rank_analysis"],
+        "report_parameters": {
+            "embeddings": {
+                "noisy_setting": "uniform-0.3",
+                "noisy_methods": ["nsl", "trnsl"],
+                "clean_methods": ["nsl"],
+                "max_points": 500,
+            },
+            "results": {"pr_settings": ["uniform-0.3"]},
+        },
+    }
+    study = stored_study(json.loads(json.dumps(old)))
+    assert study.report == ["results", "embeddings", "noisy_embeddings", "rank_analysis"]
+    assert study.report_parameters == {
+        "embeddings": {"clean_methods": ["nsl"], "max_points": 500},
+        "noisy_embeddings": {
+            "noisy_setting": "uniform-0.3",
+            "noisy_methods": ["nsl", "trnsl"],
+            "max_points": 500,
+        },
+        "results": {"pr_settings": ["uniform-0.3"]},
+    }
+    current = {**TINY_STUDY, "report": ["embeddings", "noisy_embeddings"]}
+    assert stored_study(json.loads(json.dumps(current))).report == current["report"]

@@ -27,6 +27,7 @@ from rsdml.evaluate.clustering import clustering_accuracy, clustering_scores, km
 from rsdml.evaluate.knn import knn_accuracy, knn_predict, knn_scores, knn_votes
 from rsdml.evaluate.rank import effective_rank, rank_analysis
 from rsdml.evaluate.retrieval import (
+    PrecisionRecall,
     RankedHits,
     average_precision,
     cutoff_scores,
@@ -50,6 +51,7 @@ __all__ = [
     "METRIC_NAMES",
     "RETRIEVAL_KS",
     "VALIDATION_METRICS",
+    "PrecisionRecall",
     "RankedHits",
     "average_precision",
     "clustering_accuracy",
@@ -84,6 +86,7 @@ def evaluate_embeddings(
     memory_mb: float = DEFAULT_MEMORY_MB,
     chunk_size: int | None = None,
     metrics: Sequence[str] = METRIC_NAMES,
+    curve: PrecisionRecall | None = None,
 ) -> dict[str, float]:
     """Every metric of :data:`METRIC_NAMES`, or those of ``metrics``, for query embeddings
     against a labelled database.
@@ -106,6 +109,8 @@ def evaluate_embeddings(
         metrics: the names to compute, from :data:`METRIC_NAMES`. Only what they need is
             done: K-means for ``acc``/``nmi``/``ari``, the whole ranking for ``map``, a top-K
             search for the kNN and retrieval cut-offs (``VALIDATION_METRICS``, the cheap set).
+        curve: filled with the precision-recall curve of the same ranking; needs ``map``
+            among ``metrics`` (the whole ranking).
 
     Returns:
         ``{name: value}`` in the order of :data:`METRIC_NAMES`, Python floats. All lie in
@@ -117,6 +122,8 @@ def evaluate_embeddings(
     unknown = sorted(wanted - set(METRIC_NAMES))
     if unknown:
         raise ValueError(f"unknown metric(s) {unknown}; choose from {', '.join(METRIC_NAMES)}")
+    if curve is not None and "map" not in wanted:
+        raise ValueError("a precision-recall curve needs the whole ranking: ask for 'map' too")
     search = {
         "normalize": normalize,
         "device": device,
@@ -140,7 +147,9 @@ def evaluate_embeddings(
             )
         )
     if "map" in wanted:
-        scores.update(retrieval_scores(*problem, RETRIEVAL_KS, visit=votes, **search))
+        scores.update(
+            retrieval_scores(*problem, RETRIEVAL_KS, visit=votes, visit_hits=curve, **search)
+        )
     elif any(name.startswith(("map@", "p@")) for name in wanted):
         scores.update(cutoff_scores(*problem, RETRIEVAL_KS, visit=votes, **search))
     elif votes is not None:

@@ -177,11 +177,13 @@ class RankedHits:
         levels = levels.to(device=self.device, dtype=torch.float64).contiguous()
         recall = self.hits.to(torch.float64) / self.total[self.rows].to(torch.float64)
         bucket = torch.searchsorted(levels, recall + RECALL_TOLERANCE, right=True) - 1
-        reached = bucket >= 0
         num_levels = levels.numel()
+        flat, precision = self.rows * num_levels + bucket, self.precision
+        if levels[0] > 0:  # hits below the first level count at none (every hit reaches 0)
+            reached = bucket >= 0
+            flat, precision = flat[reached], precision[reached]
         best = torch.zeros(self.num_rows * num_levels, dtype=torch.float64, device=self.device)
-        flat = self.rows[reached] * num_levels + bucket[reached]
-        best.scatter_reduce_(0, flat, self.precision[reached], reduce="amax", include_self=True)
+        best.scatter_reduce_(0, flat, precision, reduce="amax", include_self=True)
         best = best.view(self.num_rows, num_levels)
         return torch.flip(torch.cummax(torch.flip(best, dims=[1]), dim=1).values, dims=[1])
 
@@ -333,19 +335,43 @@ def _rank_tied_runs(
         ranks[row, place : place + len(offsets)] = ranks[row, place] + offsets[::-1]
 
 
+def _relevant_ranks_by_keys(similarities: torch.Tensor, members: torch.Tensor) -> torch.Tensor:
+    """:func:`_relevant_ranks` for rows with many ties: each relevant item's rank is the count
+    of the row's keys (:func:`_rank_keys`, unique, the tie rule built in) above its own, found
+    by binary search in the row's sorted keys with the relevant keys sorted. ``similarities``
+    is consumed."""
+    num_items = similarities.shape[1]
+    keys = _rank_keys(similarities)
+    padding = members < 0
+    # padding, as the smallest key, sorts first (as in _relevant_ranks)
+    needles = keys.gather(1, members.clamp(min=0)).masked_fill_(
+        padding, torch.iinfo(torch.int64).min
+    )
+    needles = _sorted_rows(needles)
+    ranks = num_items - _count_not_above(_sorted_rows(keys), needles)
+    del keys
+    real = torch.arange(needles.shape[1], device=needles.device) >= padding.sum(dim=1, keepdim=True)
+    return torch.flip(ranks.masked_fill_(~real, num_items), dims=[1])
+
+
 def _chunk_hits(
     similarities: torch.Tensor,
     query_codes: np.ndarray,
     item_codes: np.ndarray,
     member_table: torch.Tensor,
     own_rows: torch.Tensor | None = None,
-) -> RankedHits:
-    """The hits of a (B, N) similarity chunk (consumed), without a full argsort.
+    *,
+    by_keys: bool = False,
+) -> tuple[RankedHits, bool]:
+    """The hits of a (B, N) similarity chunk (consumed), without a full argsort, and whether
+    they were ranked by exact integer keys (the many-ties path).
 
     A relevant item's 0-based rank is the number of database items ranked before it, found by
-    binary search in the row sorted by value. ``query_codes`` and ``item_codes`` are the class
-    codes of the chunk's queries and of the database; ``member_table[c]`` lists the database
-    indices of class c, padded with -1 to the largest class size.
+    binary search in the row sorted by value (:func:`_relevant_ranks`), or, with ``by_keys`` or
+    when the chunk has many ties, in the row's sorted rank keys
+    (:func:`_relevant_ranks_by_keys`). ``query_codes`` and ``item_codes`` are the class codes
+    of the chunk's queries and of the database; ``member_table[c]`` lists the database indices
+    of class c, padded with -1 to the largest class size.
 
     ``own_rows`` (leave-one-out): each query's own database index, whose similarity the caller
     set to -inf. It ranks last, so no other item's rank moves; it is dropped from the relevant
@@ -356,20 +382,15 @@ def _chunk_hits(
     if own_rows is not None:
         members = members.masked_fill(members == own_rows[:, None], -1)
     total = (members >= 0).sum(dim=1)
-    ranks = _relevant_ranks(similarities, members, query_codes, item_codes)
-    if ranks is None:  # many ties: exact integer keys, one sort
-        keys = _rank_keys(similarities)
-        ranks = num_items - torch.searchsorted(
-            _sorted_rows(keys), keys.gather(1, members.clamp(min=0)), right=True
-        )
-        del keys
-        # the hits of each row in rank order; padding (-1) ranks after every item
-        ranks = _sorted_rows(ranks.masked_fill(members < 0, num_items))
+    ranks = None if by_keys else _relevant_ranks(similarities, members, query_codes, item_codes)
+    if ranks is None:
+        by_keys = True
+        ranks = _relevant_ranks_by_keys(similarities, members)
     del similarities
     is_hit = torch.arange(members.shape[1], device=members.device) < total[:, None]
     rows, positions = is_hit.nonzero(as_tuple=True)
     length = num_items - int(own_rows is not None)
-    return RankedHits(rows, ranks[rows, positions], positions + 1, total, length)
+    return RankedHits(rows, ranks[rows, positions], positions + 1, total, length), by_keys
 
 
 def ranked_hits_chunks(
@@ -414,20 +435,61 @@ def ranked_hits_chunks(
     chunks = similarity_chunks(
         queries, items, rows, "retrieval ranking", leave_one_out=leave_one_out, visit=visit
     )
+    # Ties come from the embeddings (tight clusters whose similarities round to one float32
+    # value), so once a chunk needed the exact keys the later chunks go there directly.
+    by_keys = False
     for start, similarities in chunks:
         stop = start + similarities.shape[0]
         own_rows = torch.arange(start, stop, device=target) if leave_one_out else None
-        yield (
-            start,
-            _chunk_hits(
-                similarities, query_codes[start:stop], item_codes, member_table_t, own_rows
-            ),
-        )
+        hits, by_keys = _chunk_hits(
+            similarities, query_codes[start:stop], item_codes, member_table_t, own_rows,
+            by_keys=by_keys,
+        )  # fmt: skip
+        yield start, hits
+
+
+HitsVisitor = Callable[[RankedHits], None]
+"""Shown the :class:`RankedHits` of each chunk of queries as a ranking is scored, in query
+order: a second score (:class:`PrecisionRecall`) rides on a ranking done for the first."""
+
+
+class QueryMean:
+    """The mean over queries of a per-query score vector, from its sums over each chunk."""
+
+    def __init__(self, chunk_sums: Callable[[RankedHits], np.ndarray]) -> None:
+        self.chunk_sums = chunk_sums
+        self.total: np.ndarray | float = 0.0
+        self.num_queries = 0
+
+    def __call__(self, hits: RankedHits) -> None:
+        self.num_queries += hits.num_rows
+        self.total = self.total + self.chunk_sums(hits)
+
+    def mean(self) -> np.ndarray:
+        if not self.num_queries:
+            raise ValueError("no ranking was shown to this mean")
+        return np.asarray(self.total, dtype=np.float64) / self.num_queries
+
+
+class PrecisionRecall(QueryMean):
+    """The precision-recall curve of :func:`precision_recall_curve`, taken from a ranking done
+    for other scores: pass it as ``visit_hits`` (:data:`HitsVisitor`), then read :meth:`curve`.
+    ``points``: as in :func:`precision_recall_curve`."""
+
+    def __init__(self, points: int | Sequence[float] = 11) -> None:
+        self.levels = recall_levels(points)
+        levels = torch.as_tensor(self.levels)
+        super().__init__(lambda hits: hits.interpolated_precision(levels).sum(dim=0).cpu().numpy())
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(recall, precision)``: two float64 arrays of the same length."""
+        return self.levels, self.mean()
 
 
 def _mean_over_queries(
     chunk_sums: Callable[[RankedHits], np.ndarray],
     problem: tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike],
+    visit_hits: HitsVisitor | None = None,
     **search: Any,
 ) -> np.ndarray:
     """The mean over every query of per-query scores, from their sum over each chunk.
@@ -435,14 +497,15 @@ def _mean_over_queries(
     Args:
         chunk_sums: the float64 vector of score sums of one chunk's :class:`RankedHits`.
         problem: ``(query, query_labels, database, database_labels)``.
+        visit_hits: shown each chunk's hits too.
         search: the keyword arguments of :func:`ranked_hits_chunks`.
     """
-    total: np.ndarray | float = 0.0
-    num_queries = 0
+    mean = QueryMean(chunk_sums)
     for _, hits in ranked_hits_chunks(*problem, **search):
-        num_queries += hits.num_rows
-        total = total + chunk_sums(hits)
-    return np.asarray(total, dtype=np.float64) / num_queries
+        mean(hits)
+        if visit_hits is not None:
+            visit_hits(hits)
+    return mean.mean()
 
 
 def retrieval_scores(
@@ -460,6 +523,7 @@ def retrieval_scores(
     leave_one_out: bool = False,
     benchmark_metrics: bool = False,
     visit: SimilarityVisitor | None = None,
+    visit_hits: HitsVisitor | None = None,
 ) -> dict[str, float]:
     """Retrieval quality of the queries against the database (definitions in the module doc).
 
@@ -482,6 +546,8 @@ def retrieval_scores(
             (:data:`~rsdml.metric_names.DML_METRICS`), from the same ranking.
         visit: shown each chunk's similarities before they are ranked
             (:data:`~rsdml.evaluate.search.SimilarityVisitor`).
+        visit_hits: shown each chunk's ranking (:data:`HitsVisitor`), e.g. a
+            :class:`PrecisionRecall` that takes the curve from the same ranking.
 
     Returns:
         ``{"map": ..., "map@K": ..., "p@K": ...}`` (and the benchmark metrics) as floats in
@@ -510,6 +576,7 @@ def retrieval_scores(
         device=device,
         memory_mb=memory_mb,
         chunk_size=chunk_size,
+        visit_hits=visit_hits,
         leave_one_out=leave_one_out,
         visit=visit,
     )
@@ -595,14 +662,10 @@ def precision_recall_curve(
     Returns:
         ``(recall, precision)``: two float64 arrays of the same length.
     """
-    levels = recall_levels(points)
-    levels_t = torch.as_tensor(levels)
-    precision = _mean_over_queries(
-        lambda hits: hits.interpolated_precision(levels_t).sum(dim=0).cpu().numpy(),
-        (query, query_labels, database, database_labels),
-        normalize=normalize,
-        device=device,
-        memory_mb=memory_mb,
-        chunk_size=chunk_size,
-    )
-    return levels, precision
+    curve = PrecisionRecall(points)
+    search = {"normalize": normalize, "device": device, "memory_mb": memory_mb}
+    for _, hits in ranked_hits_chunks(
+        query, query_labels, database, database_labels, chunk_size=chunk_size, **search
+    ):
+        curve(hits)
+    return curve.curve()

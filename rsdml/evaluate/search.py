@@ -221,11 +221,19 @@ def similarity_chunks(
     """``(start, similarities)`` for each chunk of ``rows_per_chunk`` queries: their (B, N)
     dot products with every item, on the items' device, shown to ``visit`` first.
 
+    Every chunk is written into the memory of the first (a chunk is the caller's only until it
+    asks for the next one): fresh memory for each chunk cost more than the product, about
+    0.1 s per search of EuroSAT's validation split, in page faults (2-core AMD EPYC VM).
+
     ``leave_one_out``: the queries are the items, row for row, and each query's similarity to
     itself is -inf (:func:`exclude_self`).
     """
+    memory: torch.Tensor | None = None
     for start, stop in iter_chunks(queries.shape[0], rows_per_chunk, desc):
-        similarities = queries[start:stop].to(items.device) @ items.T
+        block = queries[start:stop].to(items.device)
+        if memory is None:
+            memory = block.new_empty((stop - start, items.shape[0]))
+        similarities = torch.mm(block, items.T, out=memory[: stop - start])
         if leave_one_out:
             exclude_self(similarities, start)
         if visit is not None:

@@ -25,7 +25,7 @@ from rsdml.storage import atomic_write_json, content_key
 from rsdml.study.grid import Cell, expand, is_done, select_cells, study_dir
 from rsdml.study.locks import CellLock, lock_holder
 from rsdml.study.plan import set_aside, settle_replaced
-from rsdml.study.spec import Study, StudyError, load_study
+from rsdml.study.spec import Study, StudyError, load_study, stored_study
 
 if TYPE_CHECKING:
     from rsdml.study.executors import ClusterOptions
@@ -419,7 +419,7 @@ def regenerate_figures(
     stored = out / "study.json"
     if not stored.exists():
         raise StudyError(f"{out} is not a study folder (no study.json); run `rsdml study` first")
-    study = Study(**read_json(stored, what="the stored study"))
+    study = stored_study(read_json(stored, what="the stored study"))
     figures = Path(figures or out / "figures")
     reports = run_report(study, out, figures, workers)
     return {

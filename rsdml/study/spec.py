@@ -64,6 +64,30 @@ class Study:
     source: str = ""
 
 
+# Report notebooks that were split in two: a study folder written before the split names the
+# first alone in its study.json; reading it back puts the second after it (see stored_study).
+SPLIT_REPORTS = {"embeddings": "noisy_embeddings"}
+
+
+def stored_study(data: dict[str, Any]) -> Study:
+    """The study of a study folder's ``study.json`` (``data``, as read), with the report of
+    the current notebooks: where it names a notebook of :data:`SPLIT_REPORTS` and not its
+    second half, the second half runs after it, and each of the two takes the stored report
+    parameters it accepts (the embeddings maps of noisy settings moved this way)."""
+    study = Study(**data)
+    for first, second in SPLIT_REPORTS.items():
+        if first not in study.report or second in study.report:
+            continue
+        study.report.insert(study.report.index(first) + 1, second)
+        given = study.report_parameters.pop(first, {})
+        for name in (first, second):
+            takes = parameter_names(NOTEBOOKS_DIR / f"{name}.py")
+            kept = {key: value for key, value in given.items() if key in takes}
+            if kept:
+                study.report_parameters[name] = kept
+    return study
+
+
 def available_presets() -> list[str]:
     """Names of the studies shipped with rsdml."""
     return sorted(p.stem for p in PRESETS_DIR.glob("*.yaml"))

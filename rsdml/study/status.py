@@ -16,7 +16,7 @@ from rsdml.study.executors import LOGS, job_ids, queued_cells, read_submissions
 from rsdml.study.grid import expand
 from rsdml.study.locks import lock_holder
 from rsdml.study.plan import cell_status
-from rsdml.study.spec import Study, StudyError
+from rsdml.study.spec import StudyError, stored_study
 
 STATES = ("done", "running", "pending", "failed")
 
@@ -39,7 +39,7 @@ def study_status(out: str | os.PathLike) -> dict[str, Any]:
             f"{out} is not a study folder (no study.json): run `rsdml study` first, or give "
             "the study's folder with --out"
         )
-    study = Study(**read_json(stored, what="the stored study"))
+    study = stored_study(read_json(stored, what="the stored study"))
     submissions = read_submissions(out)
     # the last task that was given each cell
     last_job = {

@@ -28,6 +28,7 @@ from rsdml.evaluate import (
     KNN_KS,
     METRIC_NAMES,
     VALIDATION_METRICS,
+    PrecisionRecall,
     evaluate_embeddings,
     evaluate_leave_one_out,
     knn_accuracy,
@@ -40,6 +41,7 @@ from rsdml.losses import (
     check_params,
     create,
 )
+from rsdml.metric_names import PR_CURVE_POINTS
 from rsdml.models import EmbeddingHead, EmbeddingModel, create_backbone
 from rsdml.runtime import autocast, fixed_threads, progress, resolve_device, seed_everything
 from rsdml.train import distributed
@@ -415,10 +417,12 @@ class Trainer:
         queries: Embeddings | None = None,
         *,
         knn_only: bool = False,
+        curve: PrecisionRecall | None = None,
     ) -> dict[str, float]:
         """Metrics of the ``split`` ("val" or "test") queries against the whole train split:
         every metric on test, the top-K ones on validation (:data:`VALIDATION_METRICS`), or
-        with ``knn_only`` the kNN accuracies alone.
+        with ``knn_only`` the kNN accuracies alone. ``curve`` (test, against the train split)
+        gets the precision-recall curve of the test ranking.
 
         The database labels are the archive's clean ones by default, or the (noisy) labels the
         learner was given (``database_labels="noisy"``). Under the unseen-classes protocol the
@@ -451,7 +455,7 @@ class Trainer:
             return remembered_knn_accuracy(*problem, KNN_KS, device=self.device)
         metrics = VALIDATION_METRICS if split == "val" else METRIC_NAMES
         return evaluate_embeddings(
-            *problem, seed=self.config.seed, device=self.device, metrics=metrics
+            *problem, seed=self.config.seed, device=self.device, metrics=metrics, curve=curve
         )
 
     # ------------------------------------------------------------------ finish
@@ -466,9 +470,13 @@ class Trainer:
             split: embed(self.model, self.eval_inputs, getattr(data.split, split), self.device)
             for split in ("train", "val", "test")
         }
+        # the report's precision-recall curve: test against the clean-labelled train split,
+        # from the test metrics' own ranking (a second ranking cost the report minutes)
+        report_curve = cfg.database_labels == "clean" and data.partition is None
+        curve = PrecisionRecall(PR_CURVE_POINTS) if report_curve else None
         evaluated = {
-            split: self._evaluate(split, embedded["train"], embedded[split])
-            for split in ("val", "test")
+            "val": self._evaluate("val", embedded["train"], embedded["val"]),
+            "test": self._evaluate("test", embedded["train"], embedded["test"], curve=curve),
         }
         probe = self._probe_embeddings(embedded["val"].embedding).to(self.device)
         metrics = {
@@ -486,6 +494,7 @@ class Trainer:
             # to the archive-size rule, rsdml.train.config.frozen_views)
             "views": list(getattr(self.inputs, "view_names", cfg.views)),
             **evaluated,
+            **({"pr_curve": _curve_record(curve)} if curve is not None else {}),
             "untrained": untrained,
             "noise": _noise_summary(cfg, data),
             **_protocol_summary(cfg, data),
@@ -638,6 +647,12 @@ def _protocol_summary(cfg: TrainConfig, data: RunData) -> dict[str, Any]:
     if data.partition is None:
         return {}
     return {"protocol": {"name": cfg.protocol, **data.partition.to_dict()}}
+
+
+def _curve_record(curve: PrecisionRecall) -> dict[str, list[float]]:
+    """A precision-recall curve as ``metrics.json`` keeps it (JSON floats read back exactly)."""
+    recall, precision = curve.curve()
+    return {"recall": recall.tolist(), "precision": precision.tolist()}
 
 
 def _noise_summary(cfg: TrainConfig, data: RunData) -> dict[str, Any] | None:

@@ -9,11 +9,13 @@ import torch
 from rsdml.evaluate import (
     METRIC_NAMES,
     VALIDATION_METRICS,
+    PrecisionRecall,
     clustering_scores,
     cutoff_scores,
     evaluate_embeddings,
     evaluate_leave_one_out,
     knn_accuracy,
+    precision_recall_curve,
     retrieval_scores,
 )
 from rsdml.evaluate import knn as knn_module
@@ -97,6 +99,19 @@ def test_one_search_serves_knn_and_retrieval(monkeypatch):
     assert left_out == expected_alone
     with pytest.raises(AssertionError, match="search of its own"):
         evaluate_embeddings(*problem, device="cpu", metrics=["knn@10"])  # nothing to ride on
+
+
+def test_the_curve_comes_from_the_test_ranking_and_needs_it():
+    query, query_labels = class_clusters(5, 40)
+    database, database_labels = class_clusters(6, 90)
+    problem = (query, query_labels, database, database_labels)
+    curve = PrecisionRecall(21)
+    scores = evaluate_embeddings(*problem, device="cpu", chunk_size=7, curve=curve)
+    assert scores == evaluate_embeddings(*problem, device="cpu", chunk_size=7)
+    expected = precision_recall_curve(*problem, 21, device="cpu", chunk_size=7)
+    assert all(np.array_equal(a, b) for a, b in zip(curve.curve(), expected, strict=True))
+    with pytest.raises(ValueError, match="whole ranking"):
+        evaluate_embeddings(*problem, metrics=VALIDATION_METRICS, curve=PrecisionRecall())
 
 
 def test_clustering_on_the_database_uses_the_database_labels():

@@ -9,6 +9,7 @@ from sklearn.metrics import average_precision_score
 
 from rsdml.evaluate import retrieval
 from rsdml.evaluate.retrieval import (
+    PrecisionRecall,
     RankedHits,
     _count_not_above,
     _rank_keys,
@@ -231,6 +232,33 @@ def test_small_integer_vectors_tie_everywhere_and_rank_like_brute_force(
     np.testing.assert_allclose(curve, brute_force_curve(rankings, recall_levels(11)), atol=1e-12)
 
 
+def test_chunks_after_a_tied_one_go_by_keys_and_still_rank_like_brute_force(monkeypatch):
+    """Once a chunk has too many ties, the later chunks skip the float ranking: the first
+    queries (small integers) tie everywhere, the later ones (random) do not; every query is
+    ranked as the brute force ranks it."""
+    monkeypatch.setattr(retrieval, "MAX_TIED_PAIRS_PER_ROW", 1)
+    tried = []
+    float_ranks = retrieval._relevant_ranks
+    monkeypatch.setattr(
+        retrieval, "_relevant_ranks", lambda *args: tried.append(1) or float_ranks(*args)
+    )
+    rng = np.random.default_rng(8)
+    database = rng.integers(-1, 2, size=(60, 3)).astype(np.float32)
+    query = np.concatenate([rng.integers(-1, 2, size=(4, 3)), rng.normal(size=(8, 3))]).astype(
+        np.float32
+    )
+    database_labels, query_labels = rng.integers(0, 3, size=60), rng.integers(0, 3, size=12)
+    rankings = []
+    for vector, label in zip(query, query_labels, strict=True):
+        row = database @ vector
+        order = sorted(range(len(row)), key=lambda j, row=row: (-row[j], j))
+        rankings.append([bool(database_labels[j] == label) for j in order])
+    problem = (query, query_labels, database, database_labels)
+    scores = retrieval_scores(*problem, KS, normalize=False, device="cpu", chunk_size=4)
+    assert scores == pytest.approx(brute_force_scores(rankings, KS), abs=1e-12)
+    assert len(tried) == 1  # the first chunk's float ranking gave up; the other two went by keys
+
+
 def test_count_not_above_agrees_with_torch_searchsorted():
     rng = np.random.default_rng(4)
     rows = torch.as_tensor(rng.integers(-3, 4, size=(6, 30)).astype(np.float32))
@@ -379,7 +407,7 @@ def test_labels_as_torch_lists_and_numpy_agree(random_problem):
         assert from_torch[name] == pytest.approx(value, abs=1e-6)
 
 
-@pytest.mark.parametrize("points", [11, [0.0, 0.25, 0.3, 0.9, 1.0]])
+@pytest.mark.parametrize("points", [11, [0.0, 0.25, 0.3, 0.9, 1.0], [0.2, 0.5, 1.0]])
 def test_precision_recall_curve_matches_brute_force(random_problem, points):
     levels = recall_levels(points)
     expected = brute_force_curve(brute_force_rankings(*random_problem), levels)
@@ -387,6 +415,24 @@ def test_precision_recall_curve_matches_brute_force(random_problem, points):
     np.testing.assert_array_equal(recall, levels)
     np.testing.assert_allclose(precision, expected, rtol=0, atol=1e-12)
     assert np.all(np.diff(precision) <= 1e-15)  # interpolated precision never increases
+
+
+@pytest.mark.parametrize("chunk_size", [None, 5])
+def test_a_curve_riding_on_the_scores_ranking_is_the_curve_of_its_own(random_problem, chunk_size):
+    """A PrecisionRecall shown the ranking of retrieval_scores gives precision_recall_curve's
+    curve bit for bit (the report reads the runs' kept curves instead of ranking again)."""
+    curve = PrecisionRecall(21)
+    scores = retrieval_scores(
+        *random_problem, KS, device="cpu", chunk_size=chunk_size, visit_hits=curve
+    )
+    assert scores == retrieval_scores(*random_problem, KS, device="cpu", chunk_size=chunk_size)
+    recall, precision = precision_recall_curve(
+        *random_problem, 21, device="cpu", chunk_size=chunk_size
+    )
+    assert np.array_equal(curve.curve()[0], recall)
+    assert np.array_equal(curve.curve()[1], precision)
+    with pytest.raises(ValueError, match="no ranking"):
+        PrecisionRecall(11).curve()
 
 
 def test_precision_recall_curve_exact_recall_levels():

@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from rsdml.evaluate import METRIC_NAMES, VALIDATION_METRICS, evaluate_embeddings
+from rsdml.evaluate import (
+    METRIC_NAMES,
+    VALIDATION_METRICS,
+    evaluate_embeddings,
+    precision_recall_curve,
+)
 from rsdml.losses import available
+from rsdml.metric_names import PR_CURVE_POINTS
 from rsdml.models import EmbeddingHead
 from rsdml.models.features import VIEWS
 from rsdml.train import (
@@ -94,6 +100,21 @@ def test_run_folder_contents(tmp_path):
     assert 0.15 < stored["noise"]["realised_rate"] < 0.45
     # trnsl prunes in a 6-epoch run and records how many samples it kept
     assert any("kept_fraction" in record for record in stored["history"])
+
+
+def test_the_run_keeps_the_precision_recall_curve_of_its_test_ranking(tmp_path):
+    out = tmp_path / "run"
+    metrics = fit(tiny_config("nsl", epochs=2), out=out)
+    arrays = np.load(out / "embeddings.npz")
+    problem = (arrays["test"], arrays["test_labels"], arrays["train"], arrays["train_clean"])
+    recall, precision = precision_recall_curve(*problem, points=PR_CURVE_POINTS)
+    kept = json.loads((out / "metrics.json").read_text())["pr_curve"]
+    assert kept == metrics["pr_curve"]
+    assert np.array_equal(kept["recall"], recall) and np.array_equal(kept["precision"], precision)
+    # against the noisy labels the test ranking is not the report's: no curve is kept
+    noisy = fit(tiny_config("nsl", epochs=2, noise="uniform", noise_rate=0.3,
+                            database_labels="noisy"))  # fmt: skip
+    assert "pr_curve" not in noisy
 
 
 def test_finished_run_is_returned_without_training(tmp_path, monkeypatch):
