@@ -154,11 +154,14 @@ def execute_notebook(
     parameters: dict[str, Any],
     threads: int,
     kernel: WarmKernel | None = None,
+    save_each_cell: bool = True,
 ) -> None:
     """Run one notebook with papermill inside ``output``'s folder.
 
     Without ``kernel`` the notebook gets a fresh kernel that is shut down afterwards; with one,
-    it runs in that warm kernel after a namespace reset.
+    it runs in that warm kernel after a namespace reset. ``save_each_cell``: papermill writes
+    ``output`` before and after every cell, so that a long notebook can be watched; without
+    it, once at the end.
 
     Raises:
         UnknownNotebookParameter: a parameter the notebook does not define (papermill would only
@@ -174,9 +177,10 @@ def execute_notebook(
             parameters,
             cwd=str(output.parent),
             extra_arguments=KERNEL_ARGUMENTS,
+            request_save_on_cell_execute=save_each_cell,
         )
     else:
-        kernel.execute(notebook, output, parameters)
+        kernel.execute(notebook, output, parameters, save_each_cell=save_each_cell)
 
 
 def _papermill(notebook: Path, output: Path, parameters: dict[str, Any], **options: Any) -> None:
@@ -212,8 +216,15 @@ class WarmKernel:
         run_sync(self._manager.start_kernel)(extra_arguments=KERNEL_ARGUMENTS, cwd=str(cwd))
         self.starts += 1
 
-    def execute(self, notebook: Path, output: Path, parameters: dict[str, Any]) -> None:
-        """Reset the namespace, change to ``output``'s folder, and run the notebook there."""
+    def execute(
+        self,
+        notebook: Path,
+        output: Path,
+        parameters: dict[str, Any],
+        save_each_cell: bool = True,
+    ) -> None:
+        """Reset the namespace, change to ``output``'s folder, and run the notebook there
+        (``save_each_cell`` as in :func:`execute_notebook`)."""
         from papermill.exceptions import PapermillExecutionError
 
         cwd = output.parent.resolve()  # the kernel's own working directory is elsewhere
@@ -231,6 +242,7 @@ class WarmKernel:
                 parameters,
                 km=self._manager,
                 on_notebook_start=self._run_before_cells(reset),
+                request_save_on_cell_execute=save_each_cell,
             )
         except PapermillExecutionError:
             raise  # an error in the notebook's own code: the kernel itself is fine

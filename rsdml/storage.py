@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from rsdml.errors import NO_ACCESS_ERRNOS, UserError, os_error_behind
+from rsdml.errors import NO_ACCESS_ERRNOS, UserError, brief, os_error_behind
 
 CACHE_ENV = "RSDML_CACHE"
 DATA_ENV = "RSDML_DATA"
@@ -116,13 +116,16 @@ class ContentMemo:
     The ``size`` most recently used answers are kept.
 
     For work that a process repeats on equal inputs held in new objects (a study worker's
-    cells), where a cache on disk would cost more than the work.
+    cells). With ``folder`` the answers (NumPy arrays) are also kept on disk, in that folder of
+    the cache (:func:`cache_subdir`), each with a checksum: other processes (the study's other
+    workers) and later runs find them there, for work that costs far more than reading it back.
     """
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, folder: str | None = None) -> None:
         if size < 1:
             raise ValueError(f"a memo keeps at least one answer, got size={size}")
         self.size = size
+        self.folder = folder
         self._answers: OrderedDict[str, Any] = OrderedDict()
 
     def __len__(self) -> int:
@@ -138,11 +141,45 @@ class ContentMemo:
             length=64,
         )
         if key not in self._answers:
-            self._answers[key] = compute()
+            answer = self._read(key) if self.folder else None
+            if answer is None:
+                answer = compute()
+                if self.folder:
+                    self._write(key, answer)
+            self._answers[key] = answer
             while len(self._answers) > self.size:
                 self._answers.popitem(last=False)
         self._answers.move_to_end(key)
         return self._answers[key]
+
+    def _path(self, key: str) -> Path:
+        assert self.folder is not None
+        return cache_subdir(self.folder) / f"{key}.npz"
+
+    def _read(self, key: str) -> Any:
+        """The answer kept on disk, or None when absent or damaged (then computed again)."""
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                answer, checksum = stored["answer"], str(stored["checksum"])
+        except Exception as error:  # a damaged or foreign file: compute again rather than fail
+            note(f"ignoring damaged cache entry {path} ({brief(error)}); computing it again")
+            return None
+        if array_checksum(answer) != checksum:
+            note(f"ignoring damaged cache entry {path} (checksum mismatch); computing it again")
+            return None
+        return answer
+
+    def _write(self, key: str, answer: Any) -> None:
+        """Keep ``answer`` on disk; a cache that cannot be written only costs the work again."""
+        path = self._path(key)
+        try:
+            make_folder(path.parent)
+            atomic_save_npz(path, answer=answer, checksum=np.array(array_checksum(answer)))
+        except OSError as error:
+            note(f"could not keep {path} ({brief(error)}); it will be computed again next time")
 
 
 class PathBlocked(UserError, NotADirectoryError):

@@ -94,6 +94,33 @@ def test_a_dead_kernel_is_replaced_for_the_next_notebook(tmp_path, record_notebo
     assert records(tmp_path / "a")["pid"] != records(tmp_path / "c")["pid"]
 
 
+@pytest.mark.parametrize("save_each_cell", [True, False])
+def test_the_output_is_written_at_the_end_or_around_every_cell(
+    tmp_path, record_notebook, monkeypatch, save_each_cell
+):
+    import papermill.engines
+    import papermill.execute
+
+    written = []
+    for module in (papermill.engines, papermill.execute):
+        write = module.write_ipynb
+        monkeypatch.setattr(
+            module,
+            "write_ipynb",
+            lambda nb, path, write=write: written.append(path) or write(nb, path),
+        )
+    output = tmp_path / "a" / "out.ipynb"
+    with WarmKernel() as kernel:
+        execute_notebook(
+            record_notebook, output, {"value": 3}, 1, kernel=kernel, save_each_cell=save_each_cell
+        )
+    assert records(tmp_path / "a")["value"] == 3
+    executed = nbformat.read(output, as_version=4)
+    assert all(cell.execution_count for cell in executed.cells if cell.cell_type == "code")
+    assert set(written) == {str(output)}
+    assert (len(written) > 1) is save_each_cell
+
+
 def test_fresh_kernel_per_notebook_without_a_warm_one(tmp_path, record_notebook):
     execute_notebook(record_notebook, tmp_path / "a" / "out.ipynb", {}, 1)
     execute_notebook(record_notebook, tmp_path / "b" / "out.ipynb", {}, 1)

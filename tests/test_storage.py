@@ -180,3 +180,42 @@ def test_a_memo_answers_equal_content_once_and_forgets_the_oldest():
     assert memo.recall([first], "p", answer("f")) == "f"  # "a" was the oldest: forgotten
     with pytest.raises(ValueError, match="at least one"):
         ContentMemo(0)
+
+
+def test_a_memo_with_a_folder_finds_answers_another_process_kept(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RSDML_CACHE", str(tmp_path / "cache"))
+    inputs = [np.arange(12.0).reshape(3, 4), np.array([0, 1, 1])]
+    computed = []
+
+    def compute():
+        computed.append(1)
+        return np.eye(3) * len(computed)
+
+    first = ContentMemo(2, folder="answers").recall(inputs, ("k", 10), compute)
+    # a new memo (another process): the answer is read back, not computed
+    again = ContentMemo(2, folder="answers").recall([a.copy() for a in inputs], ("k", 10), compute)
+    assert np.array_equal(again, first) and computed == [1]
+    # other content or parts: computed
+    ContentMemo(2, folder="answers").recall(inputs, ("k", 5), compute)
+    assert len(computed) == 2
+    # a damaged entry is named and computed again (and kept anew)
+    entries = sorted((tmp_path / "cache" / "answers").glob("*.npz"))
+    assert len(entries) == 2
+    for entry in entries:
+        entry.write_bytes(entry.read_bytes()[:-40])
+    recomputed = ContentMemo(2, folder="answers").recall(inputs, ("k", 10), compute)
+    assert np.array_equal(recomputed, np.eye(3) * 3)
+    assert "ignoring damaged cache entry" in capsys.readouterr().err
+    assert np.array_equal(
+        ContentMemo(1, folder="answers").recall(inputs, ("k", 10), compute), recomputed
+    )
+    assert len(computed) == 3
+
+
+def test_a_memo_whose_folder_cannot_be_written_still_answers(tmp_path, monkeypatch, capsys):
+    blocked = tmp_path / "cache"
+    blocked.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("RSDML_CACHE", str(blocked))
+    answer = ContentMemo(1, folder="answers").recall([np.zeros(2)], None, lambda: np.ones(2))
+    assert np.array_equal(answer, np.ones(2))
+    assert "could not keep" in capsys.readouterr().err

@@ -348,7 +348,7 @@ def fake_cells(monkeypatch, unwritable):
     seeds in ``unwritable`` cannot be written (no space left on the device)."""
     real_write = runner_module.atomic_write_json
 
-    def execute(notebook, output, parameters, threads, kernel=None):
+    def execute(notebook, output, parameters, threads, kernel=None, save_each_cell=True):
         if parameters["config"]["seed"] == 0:
             raise RuntimeError("boom")
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -428,7 +428,7 @@ def finishing_cells(monkeypatch, failing=()):
 
     seen = []
 
-    def execute(notebook, output, parameters, threads, kernel=None):
+    def execute(notebook, output, parameters, threads, kernel=None, save_each_cell=True):
         seen.append(parameters["config"])
         if parameters["config"]["seed"] in failing:
             raise RuntimeError("boom")

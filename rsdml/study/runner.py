@@ -50,8 +50,15 @@ def run_cell(
     record: dict[str, Any] = {"label": cell.label, "parameters": {**parameters, **cell.parameters}}
     record.update(job or {})
     try:
+        # a cell's notebook is its log, written once at the end: papermill's saves before and
+        # after each of its cells cost about 0.1 s a cell, and the run folder keeps the progress
         execute_notebook(
-            notebook, cell.folder / "notebook.ipynb", cell.parameters, threads, kernel=kernel
+            notebook,
+            cell.folder / "notebook.ipynb",
+            cell.parameters,
+            threads,
+            kernel=kernel,
+            save_each_cell=False,
         )
         if not (cell.folder / "metrics.json").exists():
             raise RuntimeError("the notebook finished without writing metrics.json")

@@ -286,16 +286,19 @@ def confusion_from_features(
 
 #: Confusions a process keeps (:func:`remembered_confusion`): a study worker needs a few.
 REMEMBERED_CONFUSIONS = 4
-_CONFUSION_MEMO = ContentMemo(REMEMBERED_CONFUSIONS)
+#: The cache folder where they are kept for other processes and later runs.
+CONFUSIONS_FOLDER = "confusions"
+_CONFUSION_MEMO = ContentMemo(REMEMBERED_CONFUSIONS, folder=CONFUSIONS_FOLDER)
 
 
 def remembered_confusion(
     features: torch.Tensor, labels: np.ndarray, num_classes: int, k: int = 10
 ) -> np.ndarray:
-    """:func:`confusion_from_features`, answered from memory when this process computed it for
-    inputs of the same content (:class:`~rsdml.storage.ContentMemo`). Every label-dependent cell
-    of a study worker, whatever its rate or seed, asks for the same one, and its leave-one-out
-    search of EuroSAT's 18,900 training features of 1,280 dimensions took about 20 s."""
+    """:func:`confusion_from_features`, answered from memory or from the cache folder when this
+    or another process computed it for inputs of the same content
+    (:class:`~rsdml.storage.ContentMemo`). Every label-dependent cell of a study, whatever its
+    rate or seed, asks for the same one, and its leave-one-out search of EuroSAT's 18,900
+    training features of 1,280 dimensions took about 20 s in each worker."""
     arrays = [torch.as_tensor(features).cpu().numpy(), np.asarray(labels)]
     answer = _CONFUSION_MEMO.recall(
         arrays, (num_classes, k), lambda: confusion_from_features(features, labels, num_classes, k)

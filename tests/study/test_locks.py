@@ -68,7 +68,7 @@ def test_the_job_id_is_recorded_in_the_lock(tmp_path, monkeypatch):
 def test_the_runner_leaves_a_cell_that_another_process_runs_alone(tmp_path, monkeypatch):
     ran = []
 
-    def execute(notebook, output, parameters, threads, kernel=None):
+    def execute(notebook, output, parameters, threads, kernel=None, save_each_cell=True):
         ran.append(parameters["out_dir"])
         (output.parent / "metrics.json").write_text("{}")
 
