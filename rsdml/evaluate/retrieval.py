@@ -278,12 +278,7 @@ def _relevant_ranks(
     num_rows, num_items = similarities.shape
     similarities.add_(0.0)  # -0.0 + 0.0 = +0.0: both zeros one value, as in _rank_keys
     sorted_values = _sorted_rows(similarities)
-    # Padding, as -inf, sorts first: place p of a row holds a relevant item when p >= R_max - R.
-    padding = members < 0
-    needles = similarities.gather(1, members.clamp(min=0)).masked_fill_(padding, -torch.inf)
-    needles = _sorted_rows(needles)
-    places = torch.arange(needles.shape[1], device=needles.device)
-    real = places >= padding.sum(dim=1, keepdim=True)
+    needles, real = _sorted_needles(similarities, members, -torch.inf)
     not_above = _count_not_above(sorted_values, needles)
     # the needle's run of equal values ends at not_above - 1; it ties when the run is longer
     before = sorted_values.gather(1, (not_above - 2).clamp(min=0))
@@ -304,7 +299,24 @@ def _relevant_ranks(
             host_ranks.numpy(),
         )
         ranks = host_ranks.to(ranks.device)
-    # Ascending needles have descending ranks: reversed, the relevant ones come first, ascending.
+    return _ascending_ranks(ranks, real, num_items)
+
+
+def _sorted_needles(
+    values: torch.Tensor, members: torch.Tensor, lowest: float | int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's ``values`` at its relevant items (``members``, -1 = padding), ascending, the
+    padding as ``lowest`` sorting first; and which places hold a relevant item (place p of a
+    row does when p >= R_max - R)."""
+    padding = members < 0
+    needles = _sorted_rows(values.gather(1, members.clamp(min=0)).masked_fill_(padding, lowest))
+    places = torch.arange(needles.shape[1], device=needles.device)
+    return needles, places >= padding.sum(dim=1, keepdim=True)
+
+
+def _ascending_ranks(ranks: torch.Tensor, real: torch.Tensor, num_items: int) -> torch.Tensor:
+    """The ranks of ascending needles descend: reversed, with ``num_items`` for the padding,
+    the relevant items come first, in ascending rank."""
     return torch.flip(ranks.masked_fill_(~real, num_items), dims=[1])
 
 
@@ -342,16 +354,10 @@ def _relevant_ranks_by_keys(similarities: torch.Tensor, members: torch.Tensor) -
     is consumed."""
     num_items = similarities.shape[1]
     keys = _rank_keys(similarities)
-    padding = members < 0
-    # padding, as the smallest key, sorts first (as in _relevant_ranks)
-    needles = keys.gather(1, members.clamp(min=0)).masked_fill_(
-        padding, torch.iinfo(torch.int64).min
-    )
-    needles = _sorted_rows(needles)
+    needles, real = _sorted_needles(keys, members, torch.iinfo(torch.int64).min)
     ranks = num_items - _count_not_above(_sorted_rows(keys), needles)
     del keys
-    real = torch.arange(needles.shape[1], device=needles.device) >= padding.sum(dim=1, keepdim=True)
-    return torch.flip(ranks.masked_fill_(~real, num_items), dims=[1])
+    return _ascending_ranks(ranks, real, num_items)
 
 
 def _chunk_hits(
@@ -486,26 +492,18 @@ class PrecisionRecall(QueryMean):
         return self.levels, self.mean()
 
 
-def _mean_over_queries(
-    chunk_sums: Callable[[RankedHits], np.ndarray],
+def _show_rankings(
     problem: tuple[ArrayLike, ArrayLike, ArrayLike, ArrayLike],
-    visit_hits: HitsVisitor | None = None,
+    visitors: Sequence[HitsVisitor | None],
     **search: Any,
-) -> np.ndarray:
-    """The mean over every query of per-query scores, from their sum over each chunk.
-
-    Args:
-        chunk_sums: the float64 vector of score sums of one chunk's :class:`RankedHits`.
-        problem: ``(query, query_labels, database, database_labels)``.
-        visit_hits: shown each chunk's hits too.
-        search: the keyword arguments of :func:`ranked_hits_chunks`.
-    """
-    mean = QueryMean(chunk_sums)
+) -> None:
+    """Rank ``problem`` (``(query, query_labels, database, database_labels)``) chunk by chunk
+    and show each chunk's hits to every visitor (None: none), e.g. :class:`QueryMean` s;
+    ``search``: the keyword arguments of :func:`ranked_hits_chunks`."""
     for _, hits in ranked_hits_chunks(*problem, **search):
-        mean(hits)
-        if visit_hits is not None:
-            visit_hits(hits)
-    return mean.mean()
+        for visitor in visitors:
+            if visitor is not None:
+                visitor(hits)
 
 
 def retrieval_scores(
@@ -569,18 +567,18 @@ def retrieval_scores(
             sums += [hits.recall_at(k).sum().item() for k in RECALL_KS]
         return np.array(sums, dtype=np.float64)
 
-    means = _mean_over_queries(
-        chunk_sums,
+    means = QueryMean(chunk_sums)
+    _show_rankings(
         (query, query_labels, database, database_labels),
+        (means, visit_hits),
         normalize=normalize,
         device=device,
         memory_mb=memory_mb,
         chunk_size=chunk_size,
-        visit_hits=visit_hits,
         leave_one_out=leave_one_out,
         visit=visit,
     )
-    return {name: float(mean) for name, mean in zip(names, means, strict=True)}
+    return {name: float(mean) for name, mean in zip(names, means.mean(), strict=True)}
 
 
 def cutoff_scores(
@@ -663,9 +661,12 @@ def precision_recall_curve(
         ``(recall, precision)``: two float64 arrays of the same length.
     """
     curve = PrecisionRecall(points)
-    search = {"normalize": normalize, "device": device, "memory_mb": memory_mb}
-    for _, hits in ranked_hits_chunks(
-        query, query_labels, database, database_labels, chunk_size=chunk_size, **search
-    ):
-        curve(hits)
+    _show_rankings(
+        (query, query_labels, database, database_labels),
+        (curve,),
+        normalize=normalize,
+        device=device,
+        memory_mb=memory_mb,
+        chunk_size=chunk_size,
+    )
     return curve.curve()
