@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from rsdml.data import read_image
-from rsdml.plots import plot_class_examples, plot_transition_matrix, save_figure, use_style
+from rsdml.plots import plot_class_examples, plot_transition_matrix, save_and_show, use_style
 from rsdml.report import find_runs, study_settings
 from rsdml.train import TrainConfig
 from rsdml.train.prepare import load_run_images
@@ -83,7 +83,7 @@ chosen = np.concatenate(
 )
 images = np.stack([read_image(scenes.files[i], image_size).transpose(2, 0, 1) for i in chosen])
 figure = plot_class_examples(images, scenes.labels[chosen], scenes.classes, per_class=per_class)
-saved = save_figure(figure, figures / "class_examples")  # the PNG and PDF written
+saved = save_and_show(figure, figures / "class_examples")  # the PNG and PDF written
 
 # %% [markdown]
 # ## Label-noise transition matrices
@@ -104,6 +104,6 @@ for kind in ("uniform", "pairflip", "dependent"):
             runs[0].metrics["classes"],
             title=f"{kind} noise, rate {noise['rate']} (realised {noise['realised_rate']:.2f})",
         )
-        save_figure(shown, figures / f"transition_{setting}")
+        save_and_show(shown, figures / f"transition_{setting}")
 if shown is None:
     print("no noisy settings in this study")

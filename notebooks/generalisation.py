@@ -47,7 +47,7 @@ from rsdml.generalisation import (
     write_transfer_tables,
     write_unseen_tables,
 )
-from rsdml.plots import plot_method_scores, save_figure, use_style
+from rsdml.plots import plot_method_scores, save_and_show, use_style
 from rsdml.report import find_runs
 from rsdml.tables import markdown_table, metric_label
 
@@ -80,7 +80,7 @@ if unseen:
         reference_label=FROZEN_FEATURES,
         title=f"{metric_label(metric)} on classes never trained on (leave-one-out)",
     )
-    save_figure(figure, figures / f"unseen_{metric.replace('@', '')}")
+    save_and_show(figure, figures / f"unseen_{metric.replace('@', '')}")
 
 # %% [markdown]
 # ## Transfer across archives

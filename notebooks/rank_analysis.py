@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 from rsdml.execution import require_finished_runs
-from rsdml.plots import plot_rank_over_training, plot_singular_values, save_figure, use_style
+from rsdml.plots import plot_rank_over_training, plot_singular_values, save_and_show, use_style
 from rsdml.report import find_runs, study_settings
 
 require_finished_runs(study_dir)
@@ -65,12 +65,12 @@ for setting in settings:
         ylabel="effective rank of P (unlabelled)",
         title=setting,
     )
-    save_figure(figure, figures / f"rank_over_training_{setting}")
+    save_and_show(figure, figures / f"rank_over_training_{setting}")
     figure = plot_singular_values(
         {label: np.asarray(run.metrics["rank"]["prediction"]) for label, run in pair.items()},
         title=f"singular values of P, {setting}",
     )
-    save_figure(figure, figures / f"singular_values_{setting}")
+    save_and_show(figure, figures / f"singular_values_{setting}")
     for label, run in pair.items():
         rows.append(
             {

@@ -40,7 +40,7 @@ from rsdml.plots import (
     plot_metric_by_rate,
     plot_pr_curves,
     plot_retrieval_gallery,
-    save_figure,
+    save_and_show,
     use_style,
 )
 from rsdml.report import (
@@ -79,7 +79,7 @@ figure = plot_learning_curves(
     title=f"validation kNN@10 ({main_setting}, seed {seed})",
     groups=method_groups(curves),
 )
-saved = save_figure(figure, figures / "learning_curves")  # the PNG and PDF written
+saved = save_and_show(figure, figures / "learning_curves")  # the PNG and PDF written
 
 # %% [markdown]
 # ## Precision-recall curves
@@ -89,7 +89,7 @@ saved = save_figure(figure, figures / "learning_curves")  # the PNG and PDF writ
 figure = plot_pr_curves(
     pr_curves(runs), title=f"precision-recall ({main_setting})", groups=method_groups(curves)
 )
-save_figure(figure, figures / "pr_curves")
+save_and_show(figure, figures / "pr_curves")
 for setting in pr_settings:
     setting_runs = find_runs(study_dir, setting=setting, seed=seed)
     if setting_runs:
@@ -99,7 +99,7 @@ for setting in pr_settings:
             title=f"precision-recall ({setting})",
             groups=method_groups(setting_curves),
         )
-        save_figure(extra, figures / f"pr_curves_{setting}")
+        save_and_show(extra, figures / f"pr_curves_{setting}")
 
 # %% [markdown]
 # ## Test metrics against the noise rate and the labelled fraction
@@ -124,7 +124,7 @@ for kind, xlabel, zero in (
         title=f"test kNN@10, {kind}",
         groups=method_groups(series),
     )
-    save_figure(figure, figures / f"knn10_by_{kind}")
+    save_and_show(figure, figures / f"knn10_by_{kind}")
     of_kind = rate_frame(frame, kind, zero_setting=zero)
     for metric in ("knn@10", "acc", "map@20"):
         write_tables(
@@ -156,4 +156,4 @@ for label, run, pick in (("best", by_map[-1], "typical"), ("worst", by_map[0], "
         query_title=gallery.query_title,
         title=f"{label} mAP@20: {gallery.title}",
     )
-    save_figure(figure, figures / f"retrieval_{label}")
+    save_and_show(figure, figures / f"retrieval_{label}")

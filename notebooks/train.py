@@ -63,7 +63,7 @@ from pathlib import Path
 import pandas as pd
 
 from rsdml.metric_names import PAPER_METRICS
-from rsdml.plots import plot_learning_curves, save_figure, use_style
+from rsdml.plots import plot_learning_curves, save_and_show, use_style
 from rsdml.train import TrainConfig, fit
 
 use_style()
@@ -102,4 +102,4 @@ table = pd.DataFrame(
 history = metrics["history"]
 figure = plot_learning_curves({method: [record["val_knn@10"] for record in history]})
 # PNG only: one such figure per study cell, looked at on screen (a PDF would double the time)
-saved = save_figure(figure, Path(out_dir) / "learning_curve", formats=("png",))
+saved = save_and_show(figure, Path(out_dir) / "learning_curve", formats=("png",))

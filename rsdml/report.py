@@ -23,7 +23,7 @@ from rsdml.data import read_image
 from rsdml.evaluate import precision_recall_curve, ranked_hits_chunks, recall_levels, top_k
 from rsdml.losses import METHODS, available
 from rsdml.metric_names import PAPER_METRICS, PR_CURVE_POINTS
-from rsdml.plots import plot_projections, save_figure
+from rsdml.plots import plot_projections, save_and_show
 from rsdml.tables import metric_label, summarise, write_tables
 
 
@@ -252,7 +252,9 @@ def save_embedding_maps(
     """Draw and save the 2-D maps (:func:`rsdml.plots.plot_projections`) of the ``split``
     embeddings of each method's run in ``setting`` (seed ``seed``), coloured by true class, as
     ``embedding_<method>_<setting>`` in ``figures``. Maps of the training split mark the images
-    whose label was corrupted. Returns the figures; methods without such a run are skipped."""
+    whose label was corrupted; a notebook shows each as its saved PNG
+    (:func:`rsdml.plots.save_and_show`). Returns the figures; methods without such a run are
+    skipped."""
     drawn = []
     for method in methods:
         for run in find_runs(study_dir, method=method, setting=setting, seed=seed):
@@ -268,7 +270,7 @@ def save_embedding_maps(
                 title=f"{method}, {setting}, {split} images",
                 max_points=max_points,
             )
-            save_figure(figure, Path(figures) / f"embedding_{method}_{setting}")
+            save_and_show(figure, Path(figures) / f"embedding_{method}_{setting}")
             drawn.append(figure)
     return drawn
 

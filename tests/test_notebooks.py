@@ -100,7 +100,10 @@ def executed(tmp_path_factory):
         for name in REPORTS:
             output = base / "empty_out" / f"{name}.ipynb"
             try:
-                kernel.execute(notebook_path(name, converted), output, {"study_dir": str(empty)})
+                # figures of their own: data_overview draws the default dataset's examples
+                # without a study, which must not replace the study's shown above
+                parameters = {"study_dir": str(empty), "figures_dir": str(base / "empty_figures")}
+                kernel.execute(notebook_path(name, converted), output, parameters)
             except PapermillExecutionError as error:
                 errors[name] = error
     yield {
@@ -141,10 +144,13 @@ def test_notebooks_run_from_anywhere_on_the_repositorys_runs(executed):
 
 def test_each_figure_is_displayed_once(executed):
     shown = dict.fromkeys(NOTEBOOKS, 0)
+    report_pngs = set()
     for name, notebook in executed["outputs"].items():
         for index, cell in enumerate(code_cells(notebook)):
             images = [out for out in cell.outputs if "image/png" in out.get("data", {})]
             shown[name] += len(images)
+            if name in REPORTS:
+                report_pngs.update(base64.b64decode(out.data["image/png"]) for out in images)
             # the inline backend shows every figure a cell made; the figure as the cell's value
             # would show it a second time
             assert not [out for out in images if out.output_type == "execute_result"], (name, index)
@@ -157,6 +163,8 @@ def test_each_figure_is_displayed_once(executed):
     saved = list((executed["runs"] / "quick" / "figures").glob("*.png"))
     assert sum(shown[name] for name in REPORTS) == len(saved) >= 10
     assert shown["train"] == 1
+    # what is shown is the PNG saved (save_and_show), not a second drawing of the figure
+    assert report_pngs == {path.read_bytes() for path in saved}
 
 
 def test_no_warning_or_other_stderr_output(executed):

@@ -117,6 +117,33 @@ def test_save_figure_png_size_follows_dpi(tmp_path: Path) -> None:
     assert height == pytest.approx(1.0 * plots.PNG_DPI + pad, abs=2)
 
 
+def test_save_and_show_shows_the_png_written_under_the_inline_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    # outside a notebook: save_figure alone, the figure left open
+    fig = plots.plot_rank_over_training({"a": [1.0, 2.0, 3.0]})
+    written = plots.save_and_show(fig, tmp_path / "plain")
+    assert [path.name for path in written] == ["plain.png", "plain.pdf"]
+    assert not shown and plt.fignum_exists(fig.number)
+    monkeypatch.setattr(
+        matplotlib, "get_backend", lambda: "module://matplotlib_inline.backend_inline"
+    )
+    # a notebook's inline backend, no PNG asked for: nothing to show, the figure left open
+    plots.save_and_show(fig, tmp_path / "print", formats=("pdf",))
+    assert not shown and plt.fignum_exists(fig.number)
+    png, pdf = plots.save_and_show(fig, tmp_path / "inline")
+    (image,) = shown
+    assert image.data == png.read_bytes() and pdf.exists()
+    # at the size on screen: the file's 200 dpi drawn at the figure's 100
+    pixels = int.from_bytes(png.read_bytes()[16:20], "big")
+    assert image.width == round(pixels * plots.STYLE["figure.dpi"] / plots.PNG_DPI)
+    assert not plt.fignum_exists(fig.number)  # not drawn a second time when the cell ends
+
+
 def test_use_style_sets_print_fonts() -> None:
     with matplotlib.rc_context():
         plots.use_style()

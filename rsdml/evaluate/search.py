@@ -241,6 +241,48 @@ def similarity_chunks(
         yield start, similarities
 
 
+#: Columns per block of the CPU's two-stage search for a few largest values (:func:`_largest`).
+LARGEST_BLOCK = 64
+
+
+def _largest(similarities: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``count`` largest values of each row, descending, and the columns holding them: the
+    values of ``torch.topk(similarities, count, dim=1)``, and its columns wherever the set of
+    the ``count`` largest is unique (a tie straddling the cut leaves the choice open, as topk
+    does).
+
+    On the CPU ``torch.topk`` reads a row at about 3 ns an element, the similarity rows of a
+    search being 18,900 wide on EuroSAT. For a few values in a wide row the row's blocks of
+    :data:`LARGEST_BLOCK` columns are ranked by their maximum instead (a vectorised pass), and
+    topk looks only inside the ``count`` blocks with the largest maxima and the columns past
+    the last whole block. The same values: the j-th largest value x of the row, if its block
+    is not one of those looked in, is at most each of their ``count`` maxima, which are
+    candidates, so the j-th largest candidate (j <= count) is at least x, and at most x since
+    the candidates are a part of the row. When the ``count`` largest are unique (those above
+    the next value), every one of them is a candidate by the same argument. Half the time of
+    topk on EuroSAT's validation search (one thread).
+    """
+    num_rows, width = similarities.shape
+    whole = width // LARGEST_BLOCK
+    if similarities.device.type != "cpu" or count * LARGEST_BLOCK * 4 > width:
+        return torch.topk(similarities, count, dim=1, largest=True, sorted=True)
+    blocks = similarities[:, : whole * LARGEST_BLOCK].unflatten(1, (whole, LARGEST_BLOCK))
+    _, chosen = torch.topk(blocks.amax(dim=2), count, dim=1, sorted=False)
+    inside = blocks.gather(1, chosen[:, :, None].expand(-1, -1, LARGEST_BLOCK)).flatten(1)
+    candidates = torch.cat([inside, similarities[:, whole * LARGEST_BLOCK :]], dim=1)
+    values, places = torch.topk(candidates, count, dim=1, largest=True, sorted=True)
+    # a place inside the chosen blocks is (block's rank, column in the block); past them, the
+    # columns after the last whole block
+    in_blocks = places < count * LARGEST_BLOCK
+    block_start = chosen.gather(1, (places // LARGEST_BLOCK).clamp_(max=count - 1))
+    columns = torch.where(
+        in_blocks,
+        block_start * LARGEST_BLOCK + places % LARGEST_BLOCK,
+        places - count * LARGEST_BLOCK + whole * LARGEST_BLOCK,
+    )
+    return values, columns
+
+
 def top_k_rows(similarities: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The k largest entries of each row, by descending value, ties to the lowest column.
 
@@ -250,7 +292,7 @@ def top_k_rows(similarities: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.
     """
     width = similarities.shape[1]
     fetched = min(k + 1, width)
-    values, indices = torch.topk(similarities, fetched, dim=1, largest=True, sorted=True)
+    values, indices = _largest(similarities, fetched)
     if fetched > k:
         tied = values[:, k] == values[:, k - 1]
         values, indices = values[:, :k].clone(), indices[:, :k].clone()

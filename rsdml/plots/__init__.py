@@ -4,7 +4,8 @@ Everything here is a pure function of arrays and dicts (no training, no data loa
 notebooks stay short and every figure of the study looks the same:
 
 - :mod:`~rsdml.plots.style`: :func:`use_style` (global), :func:`save_figure` (PNG at 200 dpi +
-  PDF, atomic), the figure sizes and font, and the layout helpers every figure shares;
+  PDF, atomic), :func:`save_and_show` (the same, and in a notebook the PNG written is what is
+  shown), the figure sizes and font, and the layout helpers every figure shares;
 - :mod:`~rsdml.plots.colours`: :func:`categorical_colors` and :func:`categorical_markers`, a
   colour-blind-aware palette that scales to 45 classes;
 - :mod:`~rsdml.plots.lines`: the line plots' legends and small multiples;
@@ -19,7 +20,8 @@ notebooks stay short and every figure of the study looks the same:
   reference such as the frozen features).
 
 Figures are created through pyplot (so notebooks show them inline); closing them is the
-caller's decision (``plt.close(fig)``), never :func:`save_figure`'s.
+caller's decision (``plt.close(fig)``), never :func:`save_figure`'s: :func:`save_and_show` is
+that decision for a figure a notebook saves and shows.
 """
 
 from rsdml.plots.colours import categorical_colors, categorical_markers
@@ -47,6 +49,7 @@ from rsdml.plots.style import (
     PNG_DPI,
     SINGLE_COLUMN,
     STYLE,
+    save_and_show,
     save_figure,
     use_style,
 )
@@ -79,6 +82,7 @@ __all__ = [
     "plot_singular_values",
     "plot_transition_matrix",
     "project_2d",
+    "save_and_show",
     "save_figure",
     "use_style",
 ]

@@ -50,6 +50,7 @@ from rsdml.train.checkpoint import RunFolder
 from rsdml.train.config import TrainConfig, frozen_length
 from rsdml.train.evaluation import (
     SELECTION_METRIC,
+    EmbeddedSets,
     Embeddings,
     GatheredFeatures,
     embed,
@@ -155,6 +156,11 @@ class Trainer:
         self.best_score = -math.inf
         self.best_epoch = -1
         self.best_state: dict[str, Any] | None = None
+        # The embeddings the last validation computed, and those of the selected epoch: the
+        # final evaluation takes them instead of embedding the same splits with the same
+        # weights again (None after a resume: it embeds them).
+        self._validated: EmbeddedSets | None = None
+        self.best_embeddings: EmbeddedSets | None = None
 
     def _check_needs(self) -> None:
         """Refuse, before anything is written, a run that cannot give the loss what it needs."""
@@ -273,6 +279,8 @@ class Trainer:
         if score > self.best_score:
             self.best_score, self.best_epoch = score, epoch + 1
             self.best_state = self._snapshot()
+            self.best_embeddings = self._validated
+        self._validated = None
         last = epoch + 1 == self.epochs or self._patience_ran_out()
         if self.folder is not None and self.folder.checkpoint_due(last):
             self.folder.save_last(self._state(epoch))
@@ -395,20 +403,21 @@ class Trainer:
     def _validate(self) -> dict[str, float]:
         """The selection score (validation kNN@10 against the labelled training set) and the
         ranks of the probe embeddings."""
-        train = embed(self.model, self.eval_inputs, self.data.train, self.device)
-        val = embed(self.model, self.eval_inputs, self.data.split.val, self.device)
+        embedded = EmbeddedSets(self.model, self.eval_inputs, self.device)
+        train, val = embedded(self.data.train), embedded(self.data.split.val)
         score = knn_accuracy(
             val.embedding, self.val_labels, train.embedding, self.data.train_labels, ks=(10,)
         )[SELECTION_METRIC]
-        probe = self._probe_embeddings(val.embedding)
+        probe = self._probe_embeddings(embedded)
+        self._validated = embedded  # kept by _epoch if this epoch is the best so far
         return {f"val_{SELECTION_METRIC}": score, **rank_stats(self.loss, probe.to(self.device))}
 
-    def _probe_embeddings(self, val_embeddings: torch.Tensor) -> torch.Tensor:
+    def _probe_embeddings(self, embedded: EmbeddedSets) -> torch.Tensor:
         """Embeddings whose rank is tracked: the unlabelled pool when there is one (the matrix
         HR-S2DML's regulariser acts on), else the validation split."""
         if len(self.data.unlabelled):
-            return embed(self.model, self.eval_inputs, self.data.unlabelled, self.device).embedding
-        return val_embeddings
+            return embedded(self.data.unlabelled).embedding
+        return embedded(self.data.split.val).embedding
 
     def _evaluate(
         self,
@@ -466,10 +475,11 @@ class Trainer:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state["model"])
             self.loss.load_state_dict(self.best_state["loss"])
-        embedded = {
-            split: embed(self.model, self.eval_inputs, getattr(data.split, split), self.device)
-            for split in ("train", "val", "test")
-        }
+        # the selected epoch's validation embedded some of these sets with these very weights
+        # (val, the train split when every image is labelled, the unlabelled pool)
+        kept = self.best_embeddings if self.best_state is not None else None
+        sets = kept or EmbeddedSets(self.model, self.eval_inputs, self.device)
+        embedded = {split: sets(getattr(data.split, split)) for split in ("train", "val", "test")}
         # the report's precision-recall curve: test against the clean-labelled train split,
         # from the test metrics' own ranking (a second ranking cost the report minutes)
         report_curve = cfg.database_labels == "clean" and data.partition is None
@@ -478,7 +488,7 @@ class Trainer:
             "val": self._evaluate("val", embedded["train"], embedded["val"]),
             "test": self._evaluate("test", embedded["train"], embedded["test"], curve=curve),
         }
-        probe = self._probe_embeddings(embedded["val"].embedding).to(self.device)
+        probe = self._probe_embeddings(sets).to(self.device)
         metrics = {
             "config": cfg.to_dict(),
             "config_key": cfg.key(),

@@ -66,6 +66,35 @@ def embed(
     return Embeddings(torch.cat(embeddings), torch.cat(raws))
 
 
+class EmbeddedSets:
+    """Embeddings of index sets by one model with fixed weights, each set embedded once.
+
+    Asked again for the same positions (equal arrays), it answers from memory: a run's
+    validation embeds the labelled training images, the validation split and the unlabelled
+    pool, and the final evaluation of the selected epoch needs the same sets with the same
+    weights (embedding is deterministic, so the numbers are those of a second embedding).
+    The weights must not change while the sets are in use.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        inputs: FeatureInputs | GatheredFeatures | ImageInputs,
+        device: torch.device,
+    ) -> None:
+        self.model, self.inputs, self.device = model, inputs, device
+        self._embedded: list[tuple[np.ndarray, Embeddings]] = []
+
+    def __call__(self, indices: np.ndarray) -> Embeddings:
+        """The embeddings of ``indices`` (global positions), in their order."""
+        for known, embeddings in self._embedded:
+            if np.array_equal(known, indices):
+                return embeddings
+        embeddings = embed(self.model, self.inputs, indices, self.device)
+        self._embedded.append((np.array(indices, copy=True), embeddings))
+        return embeddings
+
+
 def spectra(loss: MetricLoss, embeddings: torch.Tensor) -> dict[str, list[float]]:
     """Singular values of the embeddings and, for prototype losses, of the class-probability
     matrix, for the rank-analysis figures."""

@@ -76,6 +76,44 @@ def test_top_k_rows_fixes_ties_straddling_the_cut():
     assert values.tolist() == [[0.75, 0.5, 0.5]]
 
 
+def wide_rows(kind: str, width: int, rng: np.random.Generator) -> torch.Tensor:
+    """Rows wide enough for the blocked search: distinct values, many ties, or -inf halves."""
+    if kind == "distinct":
+        rows = rng.normal(size=(40, width))
+    elif kind == "ties":
+        rows = rng.integers(0, 4, size=(40, width)).astype(float)
+    else:  # a leave-one-out row's -inf, and the largest values in the columns past the blocks
+        rows = rng.normal(size=(40, width))
+        rows[:, : width // 2] = -np.inf
+        rows[:5, -3:] = 10.0
+    return torch.from_numpy(rows.astype(np.float32))
+
+
+@pytest.mark.parametrize("kind", ["distinct", "ties", "infinite"])
+@pytest.mark.parametrize("width", [5_000, 64 * 90, 18_900])
+def test_top_k_rows_of_wide_rows_match_a_full_stable_sort(kind, width):
+    from rsdml.evaluate import search
+
+    rng = np.random.default_rng(width)
+    rows = wide_rows(kind, width, rng)
+    for k in (1, 10, 18, 100):
+        assert k * search.LARGEST_BLOCK * 4 <= width or k == 100  # the blocked search, mostly
+        values, indices = top_k_rows(rows.clone(), k)
+        # oracle: by descending value, then ascending column, over the whole row
+        order = np.lexsort((np.arange(width)[None].repeat(len(rows), 0), -rows.numpy()), axis=1)
+        np.testing.assert_array_equal(indices.numpy(), order[:, :k])
+        np.testing.assert_array_equal(
+            values.numpy(), np.take_along_axis(rows.numpy(), order[:, :k], 1)
+        )
+        # and the values are torch.topk's (the columns wherever the k largest are unique)
+        top = torch.topk(rows, k + 1, dim=1)
+        largest = search._largest(rows, k + 1)
+        torch.testing.assert_close(largest[0], top.values, rtol=0, atol=0)
+        unique = top.values[:, k] < top.values[:, k - 1]
+        picked = largest[1][unique, :k].sort(dim=1).values
+        torch.testing.assert_close(picked, top.indices[unique, :k].sort(dim=1).values)
+
+
 def test_k_larger_than_the_database_is_capped():
     rng = np.random.default_rng(3)
     values, indices = top_k(rng.normal(size=(4, 3)), rng.normal(size=(5, 3)), 50, device="cpu")

@@ -145,6 +145,63 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     assert [r["loss"] for r in resumed["history"]] == [r["loss"] for r in reference["history"]]
 
 
+@pytest.mark.parametrize("method", ["nsl", "hr_s2dml"])
+def test_the_final_evaluation_takes_the_selected_epochs_embeddings(method, tmp_path, monkeypatch):
+    # hr_s2dml: half the training images labelled, so the validation's database (the labelled
+    # ones) is not the train split of the final evaluation, and an unlabelled pool is probed
+    from rsdml.train import engine, evaluation
+
+    counted = []
+    original_embed = evaluation.embed
+
+    def counting_embed(model, inputs, indices, device):
+        counted.append(len(indices))
+        return original_embed(model, inputs, indices, device)
+
+    monkeypatch.setattr(evaluation, "embed", counting_embed)
+    config = tiny_config(method, epochs=3, patience=0)
+    kept = fit(config, out=tmp_path / "kept")
+    embedded_when_kept = len(counted)
+    counted.clear()
+
+    def embed_every_time(self, indices):
+        return evaluation.embed(self.model, self.inputs, indices, self.device)
+
+    monkeypatch.setattr(engine.EmbeddedSets, "__call__", embed_every_time)
+    fresh = fit(config, out=tmp_path / "fresh")
+    # the same numbers as embedding the selected weights again, with fewer embeddings
+    for part in ("val", "test", "rank", "pr_curve"):
+        assert kept[part] == fresh[part], part
+    untimed = [[{**record, "seconds": 0} for record in run["history"]] for run in (kept, fresh)]
+    assert untimed[0] == untimed[1]
+    arrays = [np.load(tmp_path / name / "embeddings.npz") for name in ("kept", "fresh")]
+    for split in ("train", "val", "test"):
+        np.testing.assert_array_equal(arrays[0][split], arrays[1][split])
+    # val, and the train split or the unlabelled pool, were not embedded a second time
+    assert len(counted) >= embedded_when_kept + 2
+
+
+def test_embedded_sets_embed_equal_positions_once(monkeypatch):
+    from rsdml.train import evaluation
+
+    calls = []
+
+    def fake_embed(model, inputs, indices, device):
+        calls.append(list(indices))
+        return evaluation.Embeddings(torch.as_tensor(indices)[:, None].float(), torch.zeros(0))
+
+    monkeypatch.setattr(evaluation, "embed", fake_embed)
+    sets = evaluation.EmbeddedSets(None, None, torch.device("cpu"))
+    first = sets(np.array([3, 1, 2]))
+    assert sets(np.array([3, 1, 2])) is first  # an equal array, not the same object
+    assert sets(np.array([1, 2, 3])) is not first  # another order is another set
+    indices = np.array([5, 6])
+    sets(indices)
+    indices[0] = 7  # the caller's array changed afterwards: the set kept its own copy
+    sets(np.array([7, 6]))
+    assert calls == [[3, 1, 2], [1, 2, 3], [5, 6], [7, 6]]
+
+
 def test_a_different_configuration_refuses_the_folder(tmp_path):
     fit(tiny_config(epochs=1), out=tmp_path / "run")
     with pytest.raises(RunFolderConflict, match="different configuration"):
