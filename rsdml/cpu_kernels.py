@@ -8,7 +8,8 @@ tables no longer come back byte for byte on another machine (measured on a Zen 4
 quick study's files moved, UMAP maps and noisy-label metrics among them). Every x86-64 CPU of
 the last decade has AVX2, so rsdml asks these libraries for their AVX2 kernels on all of them:
 the same commit gives the same numbers on AVX2 and AVX-512 machines (measured on AMD EPYCs of
-both kinds; MKL's reproducible mode is meant to give Intel processors the same, untested).
+both kinds). An Intel Xeon still gave numbers that differ in the last bits (README,
+"Reproducible to the byte"): MKL's reproducible mode does not make the two vendors agree alone.
 
 The libraries read their settings once, when they load, so this module sets environment
 variables and must run before NumPy and torch are imported: ``import rsdml`` calls
