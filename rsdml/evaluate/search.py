@@ -274,10 +274,10 @@ def _largest(similarities: torch.Tensor, count: int) -> tuple[torch.Tensor, torc
     # a place inside the chosen blocks is (block's rank, column in the block); past them, the
     # columns after the last whole block
     in_blocks = places < count * LARGEST_BLOCK
-    block_start = chosen.gather(1, (places // LARGEST_BLOCK).clamp_(max=count - 1))
+    block = chosen.gather(1, (places // LARGEST_BLOCK).clamp_(max=count - 1))
     columns = torch.where(
         in_blocks,
-        block_start * LARGEST_BLOCK + places % LARGEST_BLOCK,
+        block * LARGEST_BLOCK + places % LARGEST_BLOCK,
         places - count * LARGEST_BLOCK + whole * LARGEST_BLOCK,
     )
     return values, columns

@@ -165,8 +165,8 @@ def save_and_show(
 
     The inline backend would draw the figure again when the cell ends (as long as the PNG
     takes, longer for maps of thousands of points): the written PNG is shown instead, at the
-    size the figure has on screen (``figure.dpi``; the file has :data:`PNG_DPI`, so it is
-    sharp on high-resolution screens). Elsewhere, or without a PNG among ``formats``, it is
+    size the figure has on screen (its own dpi; the file has :data:`PNG_DPI`, so it is sharp
+    on high-resolution screens). Elsewhere, or without a PNG among ``formats``, it is
     :func:`save_figure` and the figure stays open.
 
     Returns:
@@ -179,11 +179,9 @@ def save_and_show(
     from IPython.display import Image, display
 
     data = png.read_bytes()
-    # the PNG header's width (big-endian, bytes 16-19), scaled from the file's dpi to the screen's
+    # the PNG header's width (big-endian, bytes 16-19), scaled from the file's dpi to the figure's
     pixels = int.from_bytes(data[16:20], "big")
-    with style_context():
-        screen_dpi = mpl.rcParams["figure.dpi"]
-    display(Image(data=data, format="png", width=max(1, round(pixels * screen_dpi / PNG_DPI))))
+    display(Image(data=data, format="png", width=max(1, round(pixels * fig.dpi / PNG_DPI))))
     plt.close(fig)
     return written
 

@@ -477,8 +477,7 @@ class Trainer:
             self.loss.load_state_dict(self.best_state["loss"])
         # the selected epoch's validation embedded some of these sets with these very weights
         # (val, the train split when every image is labelled, the unlabelled pool)
-        kept = self.best_embeddings if self.best_state is not None else None
-        sets = kept or EmbeddedSets(self.model, self.eval_inputs, self.device)
+        sets = self.best_embeddings or EmbeddedSets(self.model, self.eval_inputs, self.device)
         embedded = {split: sets(getattr(data.split, split)) for split in ("train", "val", "test")}
         # the report's precision-recall curve: test against the clean-labelled train split,
         # from the test metrics' own ranking (a second ranking cost the report minutes)
