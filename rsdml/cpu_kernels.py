@@ -6,26 +6,39 @@ AVX-512 they take wider kernels that add floats in another order than the AVX2 k
 older CPU: the last bits of a loss differ, a noisy-label run drifts from there, and a study's
 tables no longer come back byte for byte on another machine (measured on a Zen 4: 35 of the
 quick study's files moved, UMAP maps and noisy-label metrics among them). Every x86-64 CPU of
-the last decade has AVX2, so rsdml asks these libraries for their AVX2 kernels on all of them:
-the same commit gives the same numbers on AVX2 and AVX-512 machines (measured on AMD EPYCs of
-both kinds). An Intel Xeon still gave numbers that differ in the last bits (README,
-"Reproducible to the byte"): MKL's reproducible mode does not make the two vendors agree alone.
+the last decade has AVX2, so rsdml asks these libraries for their AVX2 kernels on all of them.
+
+``$RSDML_CPU_KERNELS`` chooses how far that goes:
+
+- ``avx2`` (the default): the AVX2 kernels, and MKL's reproducible AVX2 branch
+  (``MKL_CBWR=AVX2``). The same numbers on AVX2 and AVX-512 machines of one vendor (measured
+  on AMD EPYCs of both kinds), at MKL's full speed. Not across vendors: MKL honours that branch
+  on Intel processors only and takes its own dispatch on the others (its documentation says
+  so; on an Intel Xeon, MKL told that the processor is not Intel's returned other products).
+- ``portable``: the same, with MKL's ``COMPATIBLE`` branch, the one branch MKL runs alike on
+  Intel and other processors. Matrix products and MKL's vector functions (``torch.exp``) are
+  2-3x slower (benchmarks/mkl_branch.py); a frozen-feature cell took 1.7x as long. The
+  ``quick`` and ``ucmerced`` studies ask for it (``cpu_kernels: portable``), so that their
+  figures come back byte for byte on Intel and AMD processors alike.
+- ``native``: each library's own choice, for speed on a many-core AVX-512 machine, giving up
+  equality with other machines.
 
 The libraries read their settings once, when they load, so this module sets environment
 variables and must run before NumPy and torch are imported: ``import rsdml`` calls
 :func:`pin_cpu_kernels` first thing, and every process started from there (a study's notebook
 kernels, Slurm jobs, ``torchrun`` workers) inherits the settings. A process that imported NumPy
-or torch before rsdml keeps the kernels it loaded; its children still get the pinned ones.
+or torch before rsdml keeps the kernels it loaded; its children still get the pinned ones. A
+study that names its kernels switches those of the processes it starts
+(:func:`use_kernels_in_children`), unless the user set ``$RSDML_CPU_KERNELS``.
 
 It imports nothing heavy (not even rsdml's own modules) for the same reason.
 
-The settings cost little speed: EfficientNet-Lite0's forward ran at 28-47 img/s with either
-kernel set on a 2-core Zen 4 (noisy, measured in one session). ``RSDML_CPU_KERNELS=native``
-leaves the libraries their own choice (for speed on a many-core AVX-512 machine, giving up
-equality with other machines); a variable already set by the user is never overridden. ONNX
-Runtime and OpenVINO, the optional feature engines, offer no such setting: their features may
-differ in the last bits between CPU families (the ``quick`` and ``ucmerced`` presets pin
-``engine: torch``).
+The AVX2 pins cost little speed: EfficientNet-Lite0's forward ran at 28-47 img/s with either
+kernel set on a 2-core Zen 4 (noisy, measured in one session), and its features do not depend
+on MKL's branch (measured on an Intel Xeon). A variable already set by the user is never
+overridden. ONNX Runtime and OpenVINO, the optional feature engines, offer no such setting:
+their features may differ in the last bits between CPU families (the ``quick`` and
+``ucmerced`` presets pin ``engine: torch``).
 """
 
 from __future__ import annotations
@@ -37,9 +50,17 @@ import warnings
 from collections.abc import MutableMapping
 
 KERNELS_ENV = "RSDML_CPU_KERNELS"
-PORTABLE = "avx2"
+AVX2 = "avx2"
+PORTABLE = "portable"
 NATIVE = "native"
-CHOICES = (PORTABLE, NATIVE)
+CHOICES = (AVX2, PORTABLE, NATIVE)
+DEFAULT = AVX2
+
+# MKL's conditional-numerical-reproducibility branch of each pinned choice. MKL runs a named
+# ISA branch such as AVX2 on Intel processors only; elsewhere it falls back to its automatic
+# dispatch. COMPATIBLE (SSE2 without the approximate reciprocals, whose last bits differ between
+# vendors) is the branch it runs alike on every x86-64 processor.
+MKL_BRANCHES = {AVX2: "AVX2", PORTABLE: "COMPATIBLE"}
 
 # The architectures where the settings apply; elsewhere (ARM) there is no AVX to pin.
 X86_64_MACHINES = frozenset({"x86_64", "amd64", "x64"})
@@ -72,14 +93,14 @@ def installed_numpy_version() -> str | None:
         return None
 
 
-def portable_settings(numpy_version: str | None) -> dict[str, str]:
-    """The environment variables that make each library take its AVX2 kernels."""
+def pinned_settings(choice: str, numpy_version: str | None) -> dict[str, str]:
+    """The environment variables that make each library take the kernels of ``choice``
+    (``avx2`` or ``portable``)."""
     return {
         "ATEN_CPU_CAPABILITY": "avx2",  # torch's vectorised element-wise and reduction kernels
         "ONEDNN_MAX_CPU_ISA": "AVX2",  # torch's convolutions and linear layers through oneDNN
-        # torch's matrix products and LAPACK: MKL's reproducible AVX2 mode, the same code path
-        # on Intel and AMD processors (left alone, MKL takes vendor-specific ones)
-        "MKL_CBWR": "AVX2",
+        # torch's matrix products, LAPACK and vector functions: a reproducible MKL branch
+        "MKL_CBWR": MKL_BRANCHES[choice],
         "OPENBLAS_CORETYPE": "Haswell",  # NumPy's and SciPy's BLAS: the AVX2 kernels
         "NPY_DISABLE_CPU_FEATURES": numpy_avx512_names(numpy_version),  # NumPy's own loops
     }
@@ -105,20 +126,32 @@ def lacks_avx2(cpuinfo: str | None = None) -> bool:
 
 
 def cpu_kernels_choice(environ: MutableMapping[str, str] | None = None) -> str:
-    """``$RSDML_CPU_KERNELS``: ``avx2`` (the default) or ``native``.
+    """``$RSDML_CPU_KERNELS``: ``avx2`` (the default), ``portable`` or ``native``.
 
     Raises:
         ValueError: any other value; the message names the fix.
     """
     environ = os.environ if environ is None else environ
-    value = environ.get(KERNELS_ENV, "").strip().lower() or PORTABLE
+    value = environ.get(KERNELS_ENV, "").strip().lower() or DEFAULT
     if value not in CHOICES:
-        raise ValueError(
-            f"{KERNELS_ENV}={environ[KERNELS_ENV]!r} is not one of {', '.join(CHOICES)}; unset "
-            f"it (the AVX2 kernels: the same numbers on every x86-64 machine) or set "
-            f"{KERNELS_ENV}={NATIVE} (each library's fastest kernels for this CPU)"
-        )
+        raise ValueError(f"{KERNELS_ENV}={environ[KERNELS_ENV]!r} {_not_a_choice()}")
     return value
+
+
+def _not_a_choice() -> str:
+    return (
+        f"is not one of {', '.join(CHOICES)}; unset it (the AVX2 kernels: the same numbers on "
+        f"every x86-64 machine of one vendor), or set {KERNELS_ENV}={PORTABLE} (the same "
+        f"numbers on Intel and AMD processors, slower matrix products) or {KERNELS_ENV}={NATIVE} "
+        "(each library's fastest kernels for this CPU)"
+    )
+
+
+# What pin_cpu_kernels set in this process's environment (never a variable the user set), and
+# whether the user named the kernels before rsdml was imported: a study's choice replaces the
+# first for the processes it starts and yields to the second (use_kernels_in_children).
+_PINNED_HERE: dict[str, str] = {}
+_USER_NAMED_KERNELS = KERNELS_ENV in os.environ
 
 
 def pin_cpu_kernels(
@@ -127,10 +160,10 @@ def pin_cpu_kernels(
     numpy_version: str | None = None,
     cpuinfo: str | None = None,
 ) -> dict[str, str]:
-    """Ask the numerical libraries for their AVX2 kernels, unless told otherwise.
+    """Ask the numerical libraries for the kernels of ``$RSDML_CPU_KERNELS``.
 
-    Sets each variable of :func:`portable_settings` that is not set yet, on an x86-64
-    processor with AVX2 and unless ``$RSDML_CPU_KERNELS`` is ``native``. An invalid
+    Sets each variable of :func:`pinned_settings` that is not set yet, on an x86-64 processor
+    with AVX2 and unless ``$RSDML_CPU_KERNELS`` is ``native``. An invalid
     ``$RSDML_CPU_KERNELS`` pins nothing and warns (it is read at import time, where an
     exception would make rsdml unusable); the command line refuses it with an error.
 
@@ -143,6 +176,7 @@ def pin_cpu_kernels(
     Returns:
         The variables this call set, with their values.
     """
+    own_environment = environ is None or environ is os.environ
     environ = os.environ if environ is None else environ
     machine = platform.machine() if machine is None else machine
     if machine.lower() not in X86_64_MACHINES or lacks_avx2(cpuinfo):
@@ -160,7 +194,46 @@ def pin_cpu_kernels(
         return {}
     version = installed_numpy_version() if numpy_version is None else numpy_version
     added = {
-        name: value for name, value in portable_settings(version).items() if name not in environ
+        name: value
+        for name, value in pinned_settings(choice, version).items()
+        if name not in environ
     }
     environ.update(added)
+    if own_environment:
+        _PINNED_HERE.update(added)
     return added
+
+
+def use_kernels_in_children(choice: str | None) -> str:
+    """Make the processes started from now on (notebook kernels, jobs) take ``choice``'s kernels.
+
+    This process keeps the libraries it loaded; its environment changes for its children: the
+    variables :func:`pin_cpu_kernels` set here are replaced by those of ``choice``, while any the
+    user set stay. A ``$RSDML_CPU_KERNELS`` the user set before rsdml was imported wins over
+    ``choice``, and None keeps the current choice.
+
+    Returns:
+        The kernels the children get: one of :data:`CHOICES`.
+
+    Raises:
+        ValueError: ``choice`` is not one of :data:`CHOICES`.
+    """
+    if choice is None or _USER_NAMED_KERNELS:
+        return cpu_kernels_choice()
+    if choice not in CHOICES:
+        raise ValueError(f"CPU kernels {choice!r} {_not_a_choice()}")
+    for name in _PINNED_HERE:
+        os.environ.pop(name, None)
+    _PINNED_HERE.clear()
+    os.environ[KERNELS_ENV] = choice
+    pin_cpu_kernels()
+    return choice
+
+
+def kernel_record(environ: MutableMapping[str, str] | None = None) -> dict[str, str | None]:
+    """``$RSDML_CPU_KERNELS`` and the variables the libraries read their kernels from, as set
+    in ``environ`` (default ``os.environ``): what a run records of the kernels it ran with.
+    (A process that loaded NumPy or torch before rsdml may have ignored them.)"""
+    environ = os.environ if environ is None else environ
+    names = [KERNELS_ENV, *pinned_settings(AVX2, None)]  # the same names for every choice
+    return {name: environ.get(name) for name in names}

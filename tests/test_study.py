@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import platform
 import struct
 from pathlib import Path
 
@@ -15,6 +17,8 @@ import pytest
 import yaml
 from papermill.translators import PythonTranslator
 
+from rsdml import cpu_kernels
+from rsdml.cpu_kernels import KERNELS_ENV, X86_64_MACHINES
 from rsdml.errors import UserError
 from rsdml.execution import NOTEBOOKS_DIR
 from rsdml.study import (
@@ -31,6 +35,8 @@ from rsdml.study import (
 from rsdml.study import runner as runner_module
 from rsdml.study.spec import stored_study
 from rsdml.train import TrainConfig
+
+ON_X86_64 = platform.machine().lower() in X86_64_MACHINES
 
 TINY_STUDY = {
     "name": "tiny",
@@ -54,6 +60,8 @@ TINY_STUDY = {
     },
     "only": {"uniform-0.3": ["nsl", "trnsl"], "labelled-0.5": ["arcface", "hr_s2dml"]},
     "report": ["results", "embeddings", "noisy_embeddings", "rank_analysis", "data_overview"],
+    # the kernels of its notebook kernels, whatever this process took (rsdml.cpu_kernels)
+    "cpu_kernels": "portable",
     # t-SNE only: UMAP's first fit costs ~20 s of JIT compilation in every fresh kernel
     "report_parameters": {
         "embeddings": {"clean_methods": ["nsl"], "projections": ["tsne"]},
@@ -78,9 +86,14 @@ def tiny_study(tmp_path_factory):
     # the kernels inherit the environment: keep the cache private to the test session
     patch = pytest.MonkeyPatch()
     patch.setenv("RSDML_CACHE", str(base / "cache"))
+    # the study switches the kernels of the processes this one starts: only for its own run
+    environment = dict(os.environ)
+    patch.setattr(cpu_kernels, "_PINNED_HERE", dict(cpu_kernels._PINNED_HERE))
     summary = run_study(spec, out=base / "out", workers=2, figures=base / "figures")
     yield base, spec, summary
     patch.undo()
+    os.environ.clear()
+    os.environ.update(environment)
 
 
 def test_failed_cell_is_recorded_and_the_others_finish(tiny_study):
@@ -110,6 +123,21 @@ def test_each_cell_writes_its_metrics_and_executed_notebook(tiny_study):
         assert (metrics_path.parent / "notebook.ipynb").exists()
         assert (metrics_path.parent / "learning_curve.png").exists()
         assert (metrics_path.parent / "embeddings.npz").exists()
+
+
+def test_the_cells_run_on_the_kernels_the_study_names(tiny_study):
+    base, _, _ = tiny_study
+    records = [
+        json.loads(path.read_text())["cpu_kernels"]
+        for path in (base / "out" / "cells").glob("*/*/*/metrics.json")
+    ]
+    assert len(records) == 6
+    # the kernels a user names before importing rsdml win over the study's
+    named = os.environ.get(KERNELS_ENV) if cpu_kernels._USER_NAMED_KERNELS else None
+    expected = named or "portable"
+    assert all(record[KERNELS_ENV] == expected for record in records)
+    if expected == "portable" and ON_X86_64:
+        assert all(record["MKL_CBWR"] == "COMPATIBLE" for record in records)
 
 
 def test_every_configuration_field_of_the_study_reaches_the_run(tiny_study):
@@ -267,6 +295,10 @@ def write_study(tmp_path, **changes):
             r"loss_params has 'temperatur' \(did you mean 'temperature'\?\), which nsl does not take",
         ),
         ({"seeds": ["zero"]}, "seeds must be integers"),
+        (
+            {"cpu_kernels": "portabel"},
+            r"cpu_kernels 'portabel' \(did you mean 'portable'\?\) is not one of avx2, portable",
+        ),
         ({"settings": {"a": ["noise"]}}, r"settings.a must be a mapping"),
         (
             {"report": ["results"], "report_parameters": {"results": {"pr_setting": ["a"]}}},

@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rsdml.cpu_kernels import use_kernels_in_children
 from rsdml.execution import WarmKernel, execute_notebook, notebook_path
 from rsdml.rundir import CELL_RECORD, CorruptRunFile, read_json
 from rsdml.runtime import progress
@@ -300,6 +301,7 @@ def run_study(
 
     check_executor(executor)
     study = load_study(spec)
+    kernels = use_kernels_in_children(study.cpu_kernels)
     out = study_dir(study, out)
     figures = Path(figures or out / "figures")
     cells = expand(study, out, device)
@@ -313,7 +315,7 @@ def run_study(
     print(
         f"study {study.name}: {len(cells)} cells, {len(cells) - len(pending) - len(busy)} "
         f"already done, {len(busy)} running elsewhere, {len(pending)} to run "
-        f"({len(moved)} again) {where}",
+        f"({len(moved)} again) {where}, {kernels} CPU kernels",
         file=sys.stderr,
     )
     if executor != "local":
@@ -427,6 +429,7 @@ def regenerate_figures(
     if not stored.exists():
         raise StudyError(f"{out} is not a study folder (no study.json); run `rsdml study` first")
     study = stored_study(read_json(stored, what="the stored study"))
+    use_kernels_in_children(study.cpu_kernels)
     figures = Path(figures or out / "figures")
     reports = run_report(study, out, figures, workers)
     return {

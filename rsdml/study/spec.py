@@ -13,6 +13,7 @@ A study is a YAML file (or the name of a preset in ``rsdml/studies/``)::
     only: {uniform-0.5: [nsl, trnsl]}   # optional: restrict a setting to some methods
     report: [results, embeddings, rank_analysis, data_overview]
     report_parameters: {embeddings: {noisy_setting: uniform-0.5}}   # optional overrides
+    cpu_kernels: portable        # optional: the CPU kernels of its processes (rsdml.cpu_kernels)
 
 Every key of ``shared`` and of a setting is a :class:`~rsdml.train.TrainConfig` field: a cell's
 configuration is ``{**shared, **setting, method, seed}`` (:func:`cell_config`), passed to the
@@ -30,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from rsdml.cpu_kernels import AVX2, CHOICES, PORTABLE
 from rsdml.errors import UserError, did_you_mean
 from rsdml.execution import NOTEBOOKS_DIR, parameter_names
 from rsdml.train.config import ConfigError, field_names
@@ -62,6 +64,9 @@ class Study:
     report: list[str] = field(default_factory=list)
     report_parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = ""
+    cpu_kernels: str | None = None
+    """The kernels of the study's notebook kernels and jobs (:mod:`rsdml.cpu_kernels`); None:
+    this process's choice."""
 
 
 # Report notebooks that were split in two: a study folder written before the split names the
@@ -120,6 +125,7 @@ def load_study(spec: str | os.PathLike) -> Study:
         "only",
         "report",
         "report_parameters",
+        "cpu_kernels",
     }
     unknown = sorted(set(raw) - known)
     if unknown:
@@ -142,6 +148,7 @@ def load_study(spec: str | os.PathLike) -> Study:
             str(k): dict(v or {}) for k, v in (raw.get("report_parameters") or {}).items()
         },
         source=str(path),
+        cpu_kernels=_cpu_kernels(path, raw.get("cpu_kernels")),
     )
     for setting in study.only:
         if setting not in study.settings:
@@ -154,6 +161,20 @@ def load_study(spec: str | os.PathLike) -> Study:
     _check_grid(path, study)
     _check_report_parameters(path, study)
     return study
+
+
+def _cpu_kernels(path: Path, value: Any) -> str | None:
+    """The study's ``cpu_kernels``, one of :data:`rsdml.cpu_kernels.CHOICES` or None."""
+    if value is None:
+        return None
+    if value not in CHOICES:
+        raise StudyError(
+            f"{path}: cpu_kernels {value!r}{did_you_mean(str(value), CHOICES)} is not one of "
+            f"{', '.join(CHOICES)} ({PORTABLE}: the same numbers on Intel and AMD processors; "
+            f"{AVX2}: faster matrix products, the same numbers within one vendor); or leave it "
+            "out to use this process's choice"
+        )
+    return str(value)
 
 
 def _check_shapes(path: Path, raw: dict[str, Any]) -> None:

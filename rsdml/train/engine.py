@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from rsdml.cpu_kernels import kernel_record
 from rsdml.errors import UserError
 from rsdml.evaluate import (
     KNN_KS,
@@ -514,6 +515,8 @@ class Trainer:
                 **spectra(self.loss, probe),
             },
             "seconds": float(sum(r["seconds"] for r in self.history)),
+            # the same run on other kernels differs in the last bits (rsdml.cpu_kernels)
+            "cpu_kernels": kernel_record(),
             "warnings": self.activity.warnings(cfg),
         }
         for message in metrics["warnings"]:
