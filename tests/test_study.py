@@ -125,12 +125,15 @@ def test_each_cell_writes_its_metrics_and_executed_notebook(tiny_study):
         assert (metrics_path.parent / "embeddings.npz").exists()
 
 
+def finished_metrics(base: Path) -> list[dict]:
+    """The metrics.json of every finished cell of the tiny study."""
+    paths = (base / "out" / "cells").glob("*/*/*/metrics.json")
+    return [json.loads(path.read_text()) for path in paths]
+
+
 def test_the_cells_run_on_the_kernels_the_study_names(tiny_study):
     base, _, _ = tiny_study
-    records = [
-        json.loads(path.read_text())["cpu_kernels"]
-        for path in (base / "out" / "cells").glob("*/*/*/metrics.json")
-    ]
+    records = [metrics["cpu_kernels"] for metrics in finished_metrics(base)]
     assert len(records) == 6
     # the kernels a user names before importing rsdml win over the study's
     named = os.environ.get(KERNELS_ENV) if cpu_kernels._USER_NAMED_KERNELS else None
@@ -142,10 +145,7 @@ def test_the_cells_run_on_the_kernels_the_study_names(tiny_study):
 
 def test_every_configuration_field_of_the_study_reaches_the_run(tiny_study):
     base, _, _ = tiny_study
-    configs = [
-        json.loads(path.read_text())["config"]
-        for path in (base / "out" / "cells").glob("*/*/*/metrics.json")
-    ]
+    configs = [metrics["config"] for metrics in finished_metrics(base)]
     assert len(configs) == 6
     assert all(config["split_seed"] == 7 for config in configs)
 
