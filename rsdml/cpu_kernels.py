@@ -15,11 +15,13 @@ the last decade has AVX2, so rsdml asks these libraries for their AVX2 kernels o
   on AMD EPYCs of both kinds), at MKL's full speed. Not across vendors: MKL honours that branch
   on Intel processors only and takes its own dispatch on the others (its documentation says
   so; on an Intel Xeon, MKL told that the processor is not Intel's returned other products).
-- ``portable``: the same, with MKL's ``COMPATIBLE`` branch, the one branch MKL runs alike on
-  Intel and other processors. Matrix products and MKL's vector functions (``torch.exp``) are
-  2-3x slower (benchmarks/mkl_branch.py); a frozen-feature cell took 1.7x as long. The
-  ``quick`` and ``ucmerced`` studies ask for it (``cpu_kernels: portable``), so that their
-  figures come back byte for byte on Intel and AMD processors alike.
+- ``portable``: the same, with MKL's ``COMPATIBLE`` branch, the one branch MKL documents as
+  running alike on Intel and other processors. Matrix products and MKL's vector functions
+  (``torch.exp``) are 2-3x slower (benchmarks/mkl_branch.py); a frozen-feature cell took 1.7x
+  as long. The ``quick`` and ``ucmerced`` studies ask for it (``cpu_kernels: portable``), so
+  that their figures come back byte for byte on Intel and AMD processors alike: on an Intel
+  Xeon the whole quick study did, with MKL told and not told that the processor is Intel's
+  (a real AMD processor has not run it yet).
 - ``native``: each library's own choice, for speed on a many-core AVX-512 machine, giving up
   equality with other machines.
 
