@@ -17,7 +17,7 @@ the last decade has AVX2, so rsdml asks these libraries for their AVX2 kernels o
   so; on an Intel Xeon, MKL told that the processor is not Intel's returned other products).
 - ``portable``: the same, with MKL's ``COMPATIBLE`` branch, the one branch MKL documents as
   running alike on Intel and other processors. Matrix products and MKL's vector functions
-  (``torch.exp``) are 2-3x slower (benchmarks/mkl_branch.py); a frozen-feature cell took 1.7x
+  (``torch.exp``) are 2-4x slower (benchmarks/mkl_branch.py); a frozen-feature cell took 1.7x
   as long. The ``quick`` and ``ucmerced`` studies ask for it (``cpu_kernels: portable``), so
   that their figures come back byte for byte on Intel and AMD processors alike: on an Intel
   Xeon the whole quick study did, with MKL told and not told that the processor is Intel's
