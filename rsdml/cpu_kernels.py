@@ -1,7 +1,8 @@
 """Which CPU kernels the numerical libraries take: AVX2 on every x86-64 machine, by default.
 
 torch (its own vectorised operations and oneDNN's convolutions), MKL, NumPy and OpenBLAS each
-choose their kernels when they load, from the processor's instruction set. On a CPU with
+choose their kernels when they load, from the processor's instruction set, and numba compiles
+UMAP's loops for it. On a CPU with
 AVX-512 they take wider kernels that add floats in another order than the AVX2 kernels of an
 older CPU: the last bits of a loss differ, a noisy-label run drifts from there, and a study's
 tables no longer come back byte for byte on another machine (measured on a Zen 4: 35 of the
@@ -105,6 +106,11 @@ def pinned_settings(choice: str, numpy_version: str | None) -> dict[str, str]:
         "MKL_CBWR": MKL_BRANCHES[choice],
         "OPENBLAS_CORETYPE": "Haswell",  # NumPy's and SciPy's BLAS: the AVX2 kernels
         "NPY_DISABLE_CPU_FEATURES": numpy_avx512_names(numpy_version),  # NumPy's own loops
+        # numba's code generation (UMAP's compiled loops, built with fastmath): for a Haswell
+        # rather than for this processor, whose vector width and tuning would otherwise
+        # choose how the loops' sums are split; the features name the Haswell CPU's own
+        "NUMBA_CPU_NAME": "haswell",
+        "NUMBA_CPU_FEATURES": "+avx2,+fma",
     }
 
 

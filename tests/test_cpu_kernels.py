@@ -40,6 +40,8 @@ def test_an_empty_environment_gets_every_library_pinned_to_avx2():
         "MKL_CBWR": "AVX2",
         "OPENBLAS_CORETYPE": "Haswell",
         "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+        "NUMBA_CPU_NAME": "haswell",
+        "NUMBA_CPU_FEATURES": "+avx2,+fma",
     }
 
 
@@ -52,6 +54,8 @@ def test_portable_asks_mkl_for_the_branch_it_runs_alike_on_every_vendor():
         "MKL_CBWR": "COMPATIBLE",
         "OPENBLAS_CORETYPE": "Haswell",
         "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+        "NUMBA_CPU_NAME": "haswell",
+        "NUMBA_CPU_FEATURES": "+avx2,+fma",
     }
 
 
@@ -142,22 +146,15 @@ def test_the_command_line_refuses_an_unknown_choice(monkeypatch, capsys):
 PROBE = """
 import json, rsdml, torch, numpy
 from numpy._core._multiarray_umath import __cpu_features__ as numpy_features
+from numba.core import config as numba_config
 print(json.dumps({"torch": torch.backends.cpu.get_cpu_capability(),
-                  "numpy_avx512": numpy_features.get("X86_V4", numpy_features["AVX512_SKX"])}))
+                  "numpy_avx512": numpy_features.get("X86_V4", numpy_features["AVX512_SKX"]),
+                  "numba_cpu": numba_config.CPU_NAME}))
 """
 
 
 def probe(**environment: str) -> dict:
-    env = dict(os.environ)
-    for name in (
-        KERNELS_ENV,
-        "ATEN_CPU_CAPABILITY",
-        "ONEDNN_MAX_CPU_ISA",
-        "MKL_CBWR",
-        "OPENBLAS_CORETYPE",
-        "NPY_DISABLE_CPU_FEATURES",
-    ):
-        env.pop(name, None)
+    env = {k: v for k, v in os.environ.items() if k not in kernel_record()}
     env.update(environment)
     result = subprocess.run(
         [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
@@ -173,6 +170,8 @@ def test_importing_rsdml_first_gives_torch_and_numpy_their_avx2_kernels():
     # pinned one never goes beyond AVX2 (a machine without AVX2 reports less in both).
     assert pinned["torch"] in {"AVX2", "DEFAULT"}
     assert pinned["numpy_avx512"] is False
+    if pinned["torch"] == "AVX2":  # pinned (a machine without AVX2 is left alone)
+        assert pinned["numba_cpu"] == "haswell" and native["numba_cpu"] is None
     if native["torch"] == "AVX512":
         assert pinned["torch"] == "AVX2" and native["numpy_avx512"] is True
 
