@@ -31,7 +31,6 @@ import tempfile
 import time
 
 CHOICES = ("avx2", "portable")
-KERNEL_VARIABLES = ("RSDML_CPU_KERNELS", "MKL_CBWR", "ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 
 
 def median_ms(run, repeats: int) -> float:
@@ -82,7 +81,10 @@ def measure(repeats: int, fit: bool) -> dict[str, float]:
 
 
 def child(choice: str, repeats: int, fit: bool) -> dict[str, float]:
-    environment = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
+    from rsdml.cpu_kernels import kernel_record  # light: it imports neither NumPy nor torch
+
+    # none of this process's kernel settings: the child pins those of its choice
+    environment = {k: v for k, v in os.environ.items() if k not in kernel_record()}
     environment["RSDML_CPU_KERNELS"] = choice
     command = [sys.executable, __file__, "--child", "--repeats", str(repeats)]
     result = subprocess.run(

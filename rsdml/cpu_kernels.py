@@ -58,6 +58,12 @@ PORTABLE = "portable"
 NATIVE = "native"
 CHOICES = (AVX2, PORTABLE, NATIVE)
 DEFAULT = AVX2
+# What each choice gives, for the messages that offer the choices.
+CHOICE_MEANINGS = {
+    AVX2: "the AVX2 kernels: the same numbers on every x86-64 machine of one vendor",
+    PORTABLE: "the same numbers on Intel and AMD processors, slower matrix products",
+    NATIVE: "each library's fastest kernels for this CPU",
+}
 
 # MKL's conditional-numerical-reproducibility branch of each pinned choice. MKL runs a named
 # ISA branch such as AVX2 on Intel processors only; elsewhere it falls back to its automatic
@@ -148,10 +154,9 @@ def cpu_kernels_choice(environ: MutableMapping[str, str] | None = None) -> str:
 
 def _not_a_choice() -> str:
     return (
-        f"is not one of {', '.join(CHOICES)}; unset it (the AVX2 kernels: the same numbers on "
-        f"every x86-64 machine of one vendor), or set {KERNELS_ENV}={PORTABLE} (the same "
-        f"numbers on Intel and AMD processors, slower matrix products) or {KERNELS_ENV}={NATIVE} "
-        "(each library's fastest kernels for this CPU)"
+        f"is not one of {', '.join(CHOICES)}; unset it ({CHOICE_MEANINGS[AVX2]}), or set "
+        f"{KERNELS_ENV}={PORTABLE} ({CHOICE_MEANINGS[PORTABLE]}) or {KERNELS_ENV}={NATIVE} "
+        f"({CHOICE_MEANINGS[NATIVE]})"
     )
 
 

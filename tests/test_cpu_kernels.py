@@ -192,12 +192,11 @@ def own_environment(monkeypatch):
 
 
 def fake_pin() -> dict[str, str]:
-    """pin_cpu_kernels on this process's environment, as on an x86-64 machine with AVX2."""
-    added = pin_cpu_kernels(
-        cpu_kernels.os.environ, machine="x86_64", numpy_version="2.4.1", cpuinfo=AVX2_CPUINFO
+    """pin_cpu_kernels on this process's environment (it records what it set there), as on an
+    x86-64 machine with AVX2."""
+    return pin_cpu_kernels(
+        os.environ, machine="x86_64", numpy_version="2.4.1", cpuinfo=AVX2_CPUINFO
     )
-    cpu_kernels._PINNED_HERE.update(added)
-    return added
 
 
 def test_a_studys_choice_replaces_the_pins_rsdml_made_for_the_processes_it_starts(

@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from rsdml.cpu_kernels import AVX2, CHOICES, PORTABLE
+from rsdml.cpu_kernels import CHOICE_MEANINGS, CHOICES
 from rsdml.errors import UserError, did_you_mean
 from rsdml.execution import NOTEBOOKS_DIR, parameter_names
 from rsdml.train.config import ConfigError, field_names
@@ -168,11 +168,10 @@ def _cpu_kernels(path: Path, value: Any) -> str | None:
     if value is None:
         return None
     if value not in CHOICES:
+        meanings = "; ".join(f"{choice}: {meaning}" for choice, meaning in CHOICE_MEANINGS.items())
         raise StudyError(
             f"{path}: cpu_kernels {value!r}{did_you_mean(str(value), CHOICES)} is not one of "
-            f"{', '.join(CHOICES)} ({PORTABLE}: the same numbers on Intel and AMD processors; "
-            f"{AVX2}: faster matrix products, the same numbers within one vendor); or leave it "
-            "out to use this process's choice"
+            f"{', '.join(CHOICES)} ({meanings}); or leave it out to use this process's choice"
         )
     return str(value)
 
